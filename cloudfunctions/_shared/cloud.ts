@@ -1,0 +1,210 @@
+/**
+ * The one place that touches wx-server-sdk. Its own typings are loose (results typed as
+ * `Promise<X> | void | string`, DYNAMIC_CURRENT_ENV typed as a symbol), so every call the functions
+ * need is wrapped here once, with real types, and the rest of the code never casts.
+ */
+import * as cloud from 'wx-server-sdk'
+import type { CollectionName } from './collections'
+import type { DocTypes } from './models'
+
+let initialized = false
+
+function sdk(): typeof cloud {
+  if (!initialized) {
+    // DYNAMIC_CURRENT_ENV is a symbol at runtime; init() accepts it although its typing says string.
+    const env = cloud.DYNAMIC_CURRENT_ENV as unknown as string
+    cloud.init({ env })
+    initialized = true
+  }
+  return cloud
+}
+
+export interface WxContext {
+  openid?: string
+  appid?: string
+  unionid?: string
+  /** Who invoked: `wx_client`, `wx_devtools`, `wx_http`, `wx_trigger`, or a chain such as `wx_client,scf`. */
+  source?: string
+  clientIp?: string
+  env?: string
+}
+
+/** Caller identity as the platform reports it. The only trusted source of identity. */
+export function wxContext(): WxContext {
+  const ctx = sdk().getWXContext()
+  const pick = (value: unknown): string | undefined =>
+    typeof value === 'string' && value.length > 0 ? value : undefined
+  return {
+    openid: pick(ctx.OPENID),
+    appid: pick(ctx.APPID),
+    unionid: pick(ctx.UNIONID),
+    source: pick(ctx.SOURCE),
+    clientIp: pick(ctx.CLIENTIP),
+    env: pick(ctx.ENV),
+  }
+}
+
+/** Database-wide helpers. `throwOnNotFound: false` makes a missing document read as `null`. */
+let db: ReturnType<typeof cloud.database> | undefined
+
+function database() {
+  // throwOnNotFound is a documented option the SDK's typings leave out.
+  const config = { throwOnNotFound: false } as Parameters<typeof cloud.database>[0]
+  db ??= sdk().database(config)
+  return db
+}
+
+/** Query operators (`db.command`), typed by the SDK. */
+export function command() {
+  return database().command
+}
+
+/** A date the database fills in when the write happens (never the function's clock). */
+export function serverDate(offsetMs = 0) {
+  // The typings declare serverDate() without its documented `{ offset }` option.
+  const instance = database()
+  const withOffset = instance.serverDate as unknown as (options: { offset: number }) => unknown
+  return withOffset.call(instance, { offset: offsetMs })
+}
+
+/** A value as written: plain values, operators (`_.inc`) or `serverDate()` where a Date goes. */
+type Writable<T> = { [K in keyof T]?: unknown }
+
+type Query = Record<string, unknown>
+
+export interface FindOptions<T> {
+  orderBy?: ReadonlyArray<readonly [keyof T & string, 'asc' | 'desc']>
+  limit?: number
+  skip?: number
+  /** Projection: `{ body: false }` or `{ title: true }`. */
+  fields?: Partial<Record<keyof T & string, boolean>>
+}
+
+interface SdkError {
+  errCode?: number
+  errMsg?: string
+  message?: string
+}
+
+function errorOf(err: unknown): SdkError {
+  return typeof err === 'object' && err !== null ? (err as SdkError) : {}
+}
+
+/** The cloud reports a unique-index violation as DATABASE_REQUEST_FAILED (-502001) carrying MongoDB's E11000. */
+export function isDuplicateKeyError(err: unknown): boolean {
+  const e = errorOf(err)
+  const text = `${e.errMsg ?? ''} ${e.message ?? ''}`
+  return e.errCode === -502001 && text.includes('E11000')
+}
+
+async function settle<R>(pending: unknown): Promise<R> {
+  return (await (pending as Promise<R>)) as R
+}
+
+export interface TypedCollection<T extends { _id: string }> {
+  readonly name: CollectionName
+  /** Reads one document by _id; `null` when it does not exist. One round trip. */
+  get(id: string, fields?: FindOptions<T>['fields']): Promise<T | null>
+  /** Reads up to `limit` (default 100, max 1000, the server's own limits) matching documents. */
+  find(query: Query, options?: FindOptions<T>): Promise<T[]>
+  count(query: Query): Promise<number>
+  /** Inserts one document; a given `_id` that exists already fails with a duplicate-key error. */
+  add(doc: Writable<T> & { _id?: string }): Promise<string>
+  /** Applies an update (plain fields are merged, operators such as `_.inc` applied); returns documents changed. */
+  update(id: string, data: Writable<T>): Promise<number>
+  updateWhere(query: Query, data: Writable<T>): Promise<number>
+  /** Replaces the document (creates it when missing). */
+  set(id: string, doc: Writable<Omit<T, '_id'>>): Promise<{ created: boolean }>
+  remove(id: string): Promise<number>
+  removeWhere(query: Query): Promise<number>
+}
+
+interface RawQueryResult {
+  data: unknown
+}
+
+export function collection<N extends CollectionName>(name: N): TypedCollection<DocTypes[N]> {
+  type T = DocTypes[N]
+  const ref = () => database().collection(name)
+
+  return {
+    name,
+    async get(id, fields) {
+      let doc = ref().doc(id)
+      if (fields) doc = doc.field(fields)
+      const res = await settle<RawQueryResult>(doc.get())
+      const data = Array.isArray(res.data) ? res.data[0] : res.data
+      return (data ?? null) as T | null
+    },
+    async find(query, options = {}) {
+      let q = ref().where(query)
+      for (const [field, direction] of options.orderBy ?? []) q = q.orderBy(field, direction)
+      if (options.skip) q = q.skip(options.skip)
+      if (options.limit) q = q.limit(options.limit)
+      if (options.fields) q = q.field(options.fields)
+      const res = await settle<RawQueryResult>(q.get())
+      return res.data as T[]
+    },
+    async count(query) {
+      const res = await settle<{ total: number }>(ref().where(query).count())
+      return res.total
+    },
+    async add(doc) {
+      const res = await settle<{ _id: string }>(ref().add({ data: doc }))
+      return res._id
+    },
+    async update(id, data) {
+      const res = await settle<{ stats: { updated: number } }>(ref().doc(id).update({ data }))
+      return res.stats.updated
+    },
+    async updateWhere(query, data) {
+      const res = await settle<{ stats: { updated: number } }>(ref().where(query).update({ data }))
+      return res.stats.updated
+    },
+    async set(id, doc) {
+      const res = await settle<{ stats: { created?: number } }>(ref().doc(id).set({ data: doc }))
+      return { created: (res.stats.created ?? 0) > 0 }
+    },
+    async remove(id) {
+      const res = await settle<{ stats: { removed: number } }>(ref().doc(id).remove())
+      return res.stats.removed
+    },
+    async removeWhere(query) {
+      const res = await settle<{ stats: { removed: number } }>(ref().where(query).remove())
+      return res.stats.removed
+    },
+  }
+}
+
+/** Content-security scenes of `security.msgSecCheck` v2. */
+export const SecScene = { profile: 1, comment: 2, forum: 3, social: 4 } as const
+
+export interface MsgSecCheckResult {
+  /** `pass`: publish; `review`: hold for a human; `risky`: refuse. */
+  suggest: 'pass' | 'review' | 'risky'
+  /** 100 normal, 10001 ads, 20001 politics, 20002 porn, 20003 abuse, 20006 crime, 20008 fraud, 20012 vulgar, 20013 copyright, 21000 other. */
+  label: number
+}
+
+interface OpenApi {
+  security: {
+    msgSecCheck(params: { content: string; version: 2; scene: number; openid: string }): Promise<{
+      result?: { suggest?: string; label?: number }
+    }>
+  }
+}
+
+/** Checks user text with WeChat's content security API (needs `security.msgSecCheck` in config.json). */
+export async function msgSecCheck(params: {
+  content: string
+  openid: string
+  scene: (typeof SecScene)[keyof typeof SecScene]
+}): Promise<MsgSecCheckResult> {
+  const openapi = sdk().openapi as unknown as OpenApi
+  const res = await openapi.security.msgSecCheck({ ...params, version: 2 })
+  const suggest = res.result?.suggest
+  return {
+    suggest: suggest === 'pass' || suggest === 'review' ? suggest : 'risky',
+    label: res.result?.label ?? 21000,
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The collection manifest: every collection the cloud functions use, its indexes and the security
+ * rule for direct client access. One file, read by three consumers:
+ *  - the functions (collection names are typed from it, so a typo does not compile),
+ *  - the local cloud (creates the collections and enforces unique indexes; any other name is
+ *    answered with DATABASE_COLLECTION_NOT_EXIST, like a cloud environment where nobody created it),
+ *  - `npm run docs:collections`, which turns it into the console steps in docs/collections.md.
+ *
+ * Clients never touch the database directly (every read and write goes through a function), so every
+ * rule denies client access. Functions use the server SDK, which security rules do not restrict.
+ */
+
+export type IndexDirection = 1 | -1
+
+export interface IndexSpec {
+  /** Index name as created in the cloud console. */
+  name: string
+  /** Ordered fields; dotted paths reach into nested objects. */
+  keys: Readonly<Record<string, IndexDirection>>
+  /** A unique index makes a duplicate insert fail atomically (E11000), the basis of idempotent writes. */
+  unique?: boolean
+}
+
+/** The JSON a console admin pastes into "数据权限 → 自定义安全规则". */
+export interface SecurityRule {
+  read: boolean | string
+  write: boolean | string
+}
+
+export interface CollectionSpec {
+  description: string
+  indexes: readonly IndexSpec[]
+  rule: SecurityRule
+}
+
+const CLIENTS_DENIED: SecurityRule = { read: false, write: false }
+
+export const collections = {
+  users: {
+    description: 'One document per user. _id is the OPENID from getWXContext, so login is idempotent.',
+    indexes: [{ name: 'firstSeenDay_1', keys: { firstSeenDay: 1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  categories: {
+    description: 'Guide categories shown as tabs on the home page, ordered by `order`.',
+    indexes: [{ name: 'order_1', keys: { order: 1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  guides: {
+    description: 'Practical guides (the demo content). _id is a readable slug.',
+    indexes: [
+      { name: 'publishedAt_-1__id_-1', keys: { publishedAt: -1, _id: -1 } },
+      { name: 'category_1_publishedAt_-1__id_-1', keys: { category: 1, publishedAt: -1, _id: -1 } },
+    ],
+    rule: CLIENTS_DENIED,
+  },
+} as const satisfies Record<string, CollectionSpec>
+
+export type CollectionName = keyof typeof collections
+
+export const collectionNames = Object.keys(collections) as CollectionName[]
+
+export function isCollectionName(name: string): name is CollectionName {
+  return Object.prototype.hasOwnProperty.call(collections, name)
+}

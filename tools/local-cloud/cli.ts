@@ -1,0 +1,112 @@
+/**
+ * `npm start`: builds the cloud functions, starts the local cloud with the demo data and prints
+ * where it listens and how to point an unmodified wx-server-sdk at it.
+ *
+ *   npm start -- --port 8090 --data .cloud --reset --no-seed --no-timers --workers 4 --json
+ */
+import { rmSync } from 'node:fs'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { buildAll, ROOT } from '../build'
+import { DEFAULT_APPID, DEFAULT_ENV, DEFAULT_PORT, LocalCloud } from './cloud'
+import { seedDemo } from './seed'
+
+const HELP = `Usage: npm start -- [options]
+
+  --port <n>       port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
+  --host <addr>    listen address (default 127.0.0.1; the local cloud has no auth, keep it local)
+  --data <dir>     data directory: database, storage (default .cloud)
+  --env <id>       environment id (default ${DEFAULT_ENV})
+  --appid <id>     AppID reported by getWXContext (default ${DEFAULT_APPID})
+  --workers <n>    worker processes per function (default 4)
+  --words <file>   msgSecCheck word list (default tools/local-cloud/msgsec-words.txt)
+  --reset          delete the data directory first
+  --no-seed        do not load the demo guides into an empty database
+  --no-timers      do not run timer triggers
+  --no-watch       do not rebuild functions on change
+  --json           print one JSON line when ready (for scripts and tests)
+`
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      data: { type: 'string' },
+      env: { type: 'string', default: DEFAULT_ENV },
+      appid: { type: 'string', default: DEFAULT_APPID },
+      workers: { type: 'string', default: '4' },
+      words: { type: 'string' },
+      reset: { type: 'boolean', default: false },
+      'no-seed': { type: 'boolean', default: false },
+      'no-timers': { type: 'boolean', default: false },
+      'no-watch': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(HELP)
+    return
+  }
+  const port = Number(values.port ?? process.env.LOCAL_CLOUD_PORT ?? DEFAULT_PORT)
+  const workers = Number(values.workers)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`)
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be 1-64, got ${values.workers}`)
+  const dataDir = path.resolve(values.data ?? path.join(ROOT, '.cloud'))
+  if (values.reset) rmSync(dataDir, { recursive: true, force: true })
+
+  const build = await buildAll()
+  const cloud = await LocalCloud.start({
+    port,
+    host: values.host,
+    dataDir,
+    env: values.env,
+    appid: values.appid,
+    maxWorkers: workers,
+    wordsFile: values.words,
+    timers: !values['no-timers'],
+    watch: !values['no-watch'],
+    log: values.json ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  })
+  const seeded = values['no-seed'] ? { categories: 0, guides: 0 } : seedDemo(cloud.store)
+  const env = cloud.sdkEnv()
+
+  if (values.json) {
+    console.log(JSON.stringify({ event: 'ready', url: cloud.url, env: cloud.env, dataDir, functions: build.functions, seeded, sdkEnv: env }))
+  } else {
+    const fns = cloud.functions()
+    const lines = [
+      '',
+      `Local cloud listening on ${cloud.url}   (env "${cloud.env}", data in ${path.relative(process.cwd(), dataDir) || '.'})`,
+      '',
+      `  gateway    POST ${cloud.url}/functions/<name>   body: {"action": "...", "data": {...}}   caller: header x-wx-openid`,
+      `  functions  ${fns.map((f) => `${f.name} (${f.timeoutMs / 1000}s${f.triggers.length ? `, timers: ${f.triggers.map((t) => t.name).join(',')}` : ''})`).join(', ')}`,
+      `             built in ${build.ms} ms, up to ${workers} workers each, rebuilt on change`,
+      `  seed       ${seeded.guides + seeded.categories > 0 ? `loaded ${seeded.guides} guides and ${seeded.categories} categories` : 'database already has data (or --no-seed)'}`,
+      `  inspect    ${cloud.url}/_/stats   ${cloud.url}/_/invocations`,
+      '',
+      'Point an unmodified wx-server-sdk at it with these environment variables:',
+      '',
+      ...Object.entries(env).map(([k, v]) => `  export ${k}='${v}'`),
+      `  export WX_CONTEXT_KEYS=WX_OPENID,WX_APPID WX_OPENID=<openid> WX_APPID=${cloud.appid}   # optional: the caller getWXContext() reports`,
+      '',
+      'Try it:',
+      `  curl -s -X POST ${cloud.url}/functions/content -H 'x-wx-openid: dev-user' -d '{"action":"list","data":{"limit":3}}'`,
+      '',
+    ]
+    console.log(lines.join('\n'))
+  }
+
+  const stop = async () => {
+    await cloud.close()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop())
+  process.once('SIGTERM', () => void stop())
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  process.exit(1)
+})

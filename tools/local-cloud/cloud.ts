@@ -1,0 +1,587 @@
+/**
+ * The local cloud: one HTTP server on 127.0.0.1 that is
+ *  - the endpoint an unmodified wx-server-sdk talks to (`/admin`, the cloud's own protocol:
+ *    database, storage, functions.invokeFunction, wx.openApi),
+ *  - the gateway clients call functions through (`POST /functions/<name>`, caller in `x-wx-openid`),
+ *  - the storage host for uploads and temporary URLs (`/storage/...`),
+ *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`).
+ * Functions run in worker pools; timer triggers fire on their cron schedule.
+ */
+import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
+import { rename, unlink } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import busboy from 'busboy'
+import { Cron } from 'croner'
+import mime from 'mime-types'
+import { collections as manifest } from '../../cloudfunctions/_shared/collections'
+import { listFunctions, ROOT, watchFunctions, WORKER_BUNDLE } from '../build'
+import { DbError } from './db/errors'
+import { DocumentStore } from './db/store'
+import { type FunctionConfig, readFunctionConfig } from './functions/config'
+import { FunctionPool, type Outcome } from './functions/pool'
+import { header, HttpError, readBody, sendJson } from './http'
+import { type InvocationRecord, Ledger } from './ledger'
+import { DATABASE_ACTIONS, handleDatabase } from './protocol/database'
+import {
+  decodeRequest,
+  loadWordList,
+  OPENAPI_HANDLERS,
+  OPENAPI_NO_PERMISSION,
+  OPENAPI_NOT_FOUND,
+  type OpenApiContext,
+  OUTBOX,
+  platformError,
+} from './protocol/openapi'
+import { MAX_UPLOAD_BYTES, Storage } from './protocol/storage'
+
+/** The cloud's limit for a function call's request body (text): 100 KB. */
+export const GATEWAY_MAX_BODY = 100 * 1024
+/** Function-to-function calls go through the cloud's own invoke path: 6 MB. */
+export const INVOKE_MAX_BODY = 6 * 1024 * 1024
+const SDK_MAX_BODY = 16 * 1024 * 1024
+
+export interface LocalCloudOptions {
+  host?: string
+  /** 0 picks a free port. */
+  port?: number
+  dataDir?: string
+  env?: string
+  appid?: string
+  functionsDir?: string
+  /** Run timer triggers on their schedule (the CLI does; tests fire them on demand). */
+  timers?: boolean
+  /** Worker processes per function. */
+  maxWorkers?: number
+  idleTimeoutMs?: number
+  /** msgSecCheck word list file. */
+  wordsFile?: string
+  /** Rebuild functions on change and recycle their workers. */
+  watch?: boolean
+  log?: (line: string) => void
+}
+
+export interface Identity {
+  openid?: string
+  appid?: string
+  unionid?: string
+  clientIp?: string
+  /** `wx_client`, `wx_devtools`, `wx_http`, `wx_trigger`... */
+  source: string
+}
+
+export interface InvokeResponse {
+  record: InvocationRecord
+  outcome: Outcome | { ok: false; code: 'FUNCTION_NOT_FOUND'; message: string }
+}
+
+export const DEFAULT_PORT = 8090
+export const DEFAULT_ENV = 'local'
+export const DEFAULT_APPID = 'wx0000000000000000'
+export const DEFAULT_WORDS_FILE = path.join(ROOT, 'tools/local-cloud/msgsec-words.txt')
+
+const FAILURE_STATUS: Record<string, number> = {
+  FUNCTION_NOT_FOUND: 404,
+  FUNCTION_NOT_BUILT: 500,
+  FUNCTION_LOAD_ERROR: 500,
+  FUNCTION_ERROR: 500,
+  FUNCTION_TIMEOUT: 504,
+  FUNCTION_CRASHED: 502,
+}
+
+/** errCode wx.cloud.callFunction reports for these failures on the cloud. */
+const FAILURE_ERRCODE: Record<string, number> = {
+  FUNCTION_NOT_FOUND: -501000,
+  FUNCTION_NOT_BUILT: -504002,
+  FUNCTION_LOAD_ERROR: -504002,
+  FUNCTION_ERROR: -504002,
+  FUNCTION_TIMEOUT: -504003,
+  FUNCTION_CRASHED: -504002,
+}
+
+function readAppJsonPages(root: string): Set<string> | null {
+  const file = path.join(root, 'miniprogram/app.json')
+  if (!existsSync(file)) return null
+  const app = JSON.parse(readFileSync(file, 'utf8')) as {
+    pages?: string[]
+    subpackages?: { root: string; pages: string[] }[]
+    subPackages?: { root: string; pages: string[] }[]
+  }
+  const pages = new Set(app.pages ?? [])
+  for (const sub of app.subpackages ?? app.subPackages ?? []) {
+    for (const page of sub.pages) pages.add(`${sub.root.replace(/\/$/, '')}/${page}`)
+  }
+  return pages
+}
+
+function actionOf(event: unknown): string | undefined {
+  if (typeof event === 'object' && event !== null && typeof (event as { action?: unknown }).action === 'string') {
+    return (event as { action: string }).action.slice(0, 64)
+  }
+  return undefined
+}
+
+function shortId(openid: string | undefined): string {
+  return openid ? (openid.length > 10 ? `${openid.slice(0, 8)}…` : openid) : '-'
+}
+
+export class LocalCloud {
+  readonly store: DocumentStore
+  readonly storage: Storage
+  readonly ledger = new Ledger()
+  readonly env: string
+  readonly appid: string
+  readonly dataDir: string
+  readonly functionsDir: string
+  private readonly pools = new Map<string, FunctionPool>()
+  private readonly configs = new Map<string, FunctionConfig>()
+  private readonly crons: Cron[] = []
+  private readonly server: Server
+  private readonly log: (line: string) => void
+  private stopWatching?: () => Promise<void>
+  private words: Map<string, number>
+  private address = ''
+
+  private constructor(private readonly options: LocalCloudOptions) {
+    this.env = options.env ?? DEFAULT_ENV
+    this.appid = options.appid ?? DEFAULT_APPID
+    this.dataDir = path.resolve(options.dataDir ?? path.join(ROOT, '.cloud'))
+    this.functionsDir = options.functionsDir ?? path.join(ROOT, 'cloudfunctions')
+    this.log = options.log ?? ((line) => console.log(line))
+    this.store = new DocumentStore({
+      file: path.join(this.dataDir, 'db.sqlite'),
+      env: this.env,
+      collections: { ...manifest, [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] } },
+    })
+    this.storage = new Storage(this.dataDir, this.env, () => this.url)
+    this.words = loadWordList(options.wordsFile ?? DEFAULT_WORDS_FILE)
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => this.fail(res, err))
+    })
+    this.server.keepAliveTimeout = 65_000
+  }
+
+  static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+    if (!existsSync(WORKER_BUNDLE)) throw new Error(`${WORKER_BUNDLE} is missing: run \`npm run build\``)
+    const cloud = new LocalCloud(options)
+    for (const name of listFunctions()) cloud.loadFunction(name)
+    await new Promise<void>((resolve, reject) => {
+      cloud.server.once('error', reject)
+      cloud.server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve())
+    })
+    const { address, port } = cloud.server.address() as AddressInfo
+    cloud.address = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+    if (options.timers) cloud.startTimers()
+    if (options.watch) {
+      cloud.stopWatching = await watchFunctions((names) => {
+        for (const name of names) cloud.pools.get(name)?.recycle()
+        cloud.log(`rebuilt ${names.join(', ')}; workers recycled`)
+      })
+    }
+    return cloud
+  }
+
+  get url(): string {
+    return this.address
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port
+  }
+
+  functions(): FunctionConfig[] {
+    return [...this.configs.values()]
+  }
+
+  /** Environment variables that point an unmodified wx-server-sdk at this local cloud. */
+  sdkEnv(token?: string): Record<string, string> {
+    return {
+      TCB_CONTEXT_CNFG: JSON.stringify({ URL: `${this.url}/admin${token ? `/i/${token}` : ''}` }),
+      TENCENTCLOUD: 'true',
+      TENCENTCLOUD_SECRETID: 'local',
+      TENCENTCLOUD_SECRETKEY: 'local',
+      SCF_NAMESPACE: this.env,
+    }
+  }
+
+  private loadFunction(name: string): void {
+    const config = readFunctionConfig(this.functionsDir, name)
+    this.configs.set(name, config)
+    this.pools.set(
+      name,
+      new FunctionPool(config, {
+        workerScript: WORKER_BUNDLE,
+        maxWorkers: this.options.maxWorkers ?? 4,
+        idleTimeoutMs: this.options.idleTimeoutMs ?? 15 * 60_000,
+        baseEnv: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          LANG: 'C.UTF-8',
+          // Cloud functions run in UTC: code that needs Asia/Shanghai days must say so.
+          TZ: 'UTC',
+          NODE_ENV: 'production',
+          ...this.sdkEnv(),
+        },
+        onLog: (fn, requestId, stream, line) => this.log(`  ${fn}${requestId ? ` ${requestId.slice(0, 8)}` : ''} ${stream === 'stderr' ? '!' : '|'} ${line}`),
+      }),
+    )
+  }
+
+  // ---- invoking functions --------------------------------------------------------------------
+
+  async invoke(fn: string, event: unknown, identity: Identity, parent?: InvocationRecord): Promise<InvokeResponse> {
+    const action = actionOf(event)
+    const { token, record } = this.ledger.begin({ fn, action, source: identity.source, openid: identity.openid, parentId: parent?.requestId })
+    const pool = this.pools.get(fn)
+    if (!pool) {
+      const outcome = { ok: false as const, code: 'FUNCTION_NOT_FOUND' as const, message: `FunctionName parameter could not be found: ${fn}` }
+      this.ledger.end(record, 'FUNCTION_NOT_FOUND', {})
+      this.log(`${new Date().toTimeString().slice(0, 8)} ${fn} FUNCTION_NOT_FOUND`)
+      return { record, outcome }
+    }
+    const wx: Record<string, string> = {}
+    if (identity.openid) wx.WX_OPENID = identity.openid
+    wx.WX_APPID = identity.appid ?? this.appid
+    if (identity.unionid) wx.WX_UNIONID = identity.unionid
+    if (identity.clientIp) wx.WX_CLIENTIP = identity.clientIp
+    const env = {
+      ...wx,
+      WX_CONTEXT_KEYS: Object.keys(wx).join(','),
+      TCB_SOURCE: identity.source,
+      ...this.sdkEnv(token),
+    }
+    const context = {
+      request_id: record.requestId,
+      function_name: fn,
+      function_version: '$LATEST',
+      namespace: this.env,
+      memory_limit_in_mb: pool.config.memoryMb,
+      time_limit_in_ms: pool.config.timeoutMs,
+    }
+    // The platform injects the caller's identity into the event; a client-sent userInfo is replaced.
+    const payload =
+      typeof event === 'object' && event !== null && !Array.isArray(event)
+        ? { ...(event as Record<string, unknown>), userInfo: { appId: wx.WX_APPID, openId: identity.openid } }
+        : event
+    const result = await pool.invoke(record.requestId, payload, context, env)
+    this.ledger.end(record, result.outcome.ok ? 'ok' : result.outcome.code, { coldStart: result.coldStart, startMs: result.startMs })
+    this.logInvocation(record, result.outcome)
+    return { record, outcome: result.outcome }
+  }
+
+  private logInvocation(record: InvocationRecord, outcome: Outcome): void {
+    const db = Object.entries(record.db).map(([k, v]) => `${k.replace(/Document(s)?$/, '')} ${v}`).join(', ')
+    const time = new Date().toTimeString().slice(0, 8)
+    const status = outcome.ok ? 'ok' : `${outcome.code}: ${outcome.message}`
+    const cold = record.coldStart ? ` cold(${record.startMs ?? 0}ms)` : ''
+    const extra = [
+      Object.keys(record.openapi).length ? `openapi ${Object.keys(record.openapi).join(',')}` : '',
+      record.invokes ? `calls ${record.invokes}` : '',
+    ].filter(Boolean).join(' ')
+    this.log(
+      `${time} ${record.fn}.${record.action ?? '-'} ${status} ${record.durationMs}ms${cold} db=${record.dbTotal}${db ? ` (${db})` : ''}${extra ? ` ${extra}` : ''} src=${record.source} openid=${shortId(record.openid)}`,
+    )
+  }
+
+  /** Fires one timer trigger now (what the schedule does). */
+  async fireTrigger(fn: string, trigger: string): Promise<InvokeResponse> {
+    const config = this.configs.get(fn)
+    const spec = config?.triggers.find((t) => t.name === trigger)
+    if (!config || !spec) throw new HttpError(404, 'TRIGGER_NOT_FOUND', `No timer trigger "${trigger}" on function "${fn}"`)
+    const event = { Type: 'Timer', TriggerName: spec.name, Time: new Date().toISOString(), ...(spec.message ? { Message: spec.message } : {}) }
+    return this.invoke(fn, event, { source: 'wx_trigger' })
+  }
+
+  private startTimers(): void {
+    for (const config of this.configs.values()) {
+      for (const trigger of config.triggers) {
+        const cron = new Cron(trigger.cron, { timezone: 'Asia/Shanghai', protect: false }, () => {
+          this.fireTrigger(config.name, trigger.name).catch((err: unknown) => this.log(`timer ${config.name}/${trigger.name} failed: ${String(err)}`))
+        })
+        this.crons.push(cron)
+      }
+    }
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------------
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy()
+      return
+    }
+    if (err instanceof HttpError) {
+      sendJson(res, err.status, { error: { code: err.code, message: err.message } })
+      return
+    }
+    this.log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+    sendJson(res, 500, { error: { code: 'INTERNAL', message: 'local cloud internal error (see its log)' } })
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local')
+    const parts = url.pathname.split('/').filter(Boolean)
+    if (parts[0] === 'admin') {
+      if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST only')
+      const token = parts[1] === 'i' ? parts[2] : undefined
+      await this.sdkEndpoint(req, res, token)
+      return
+    }
+    if (parts[0] === 'functions' && parts.length === 2) {
+      await this.gateway(req, res, decodeURIComponent(parts[1]!))
+      return
+    }
+    if (parts[0] === 'storage') {
+      await this.storageRoute(req, res, url, parts)
+      return
+    }
+    if (parts[0] === '_') {
+      await this.inspect(req, res, url, parts.slice(1))
+      return
+    }
+    throw new HttpError(404, 'NOT_FOUND', `No route for ${req.method} ${url.pathname}`)
+  }
+
+  /** The cloud's HTTP protocol, as the SDK speaks it. */
+  private async sdkEndpoint(req: IncomingMessage, res: ServerResponse, token: string | undefined): Promise<void> {
+    const requestId = `local-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    const contentType = header(req, 'content-type') ?? ''
+    if (contentType.startsWith('multipart/form-data')) {
+      await this.openApi(req, res, token)
+      return
+    }
+    const raw = await readBody(req, SDK_MAX_BODY)
+    let body: Record<string, unknown>
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>
+    } catch {
+      sendJson(res, 200, { code: 'INVALID_PARAM', message: 'request body is not JSON', requestId })
+      return
+    }
+    const action = typeof body.action === 'string' ? body.action : ''
+    try {
+      let reply: Record<string, unknown>
+      if (DATABASE_ACTIONS.has(action)) {
+        this.ledger.count(token, 'db', action.slice('database.'.length))
+        reply = handleDatabase(this.store, action, body)
+      } else if (action.startsWith('storage.')) {
+        this.ledger.count(token, 'storage', action.slice('storage.'.length))
+        reply = this.storage.handle(action, body)
+      } else if (action === 'functions.invokeFunction') {
+        const parent = this.ledger.count(token, 'invoke', action)
+        reply = await this.invokeFromFunction(body, parent)
+      } else {
+        reply = { code: 'INVALID_PARAM', message: `Unsupported action "${action}"` }
+      }
+      sendJson(res, 200, { requestId, ...reply })
+    } catch (err) {
+      if (err instanceof DbError) {
+        sendJson(res, 200, { code: err.code, message: err.message, requestId })
+        return
+      }
+      throw err
+    }
+  }
+
+  /** cloud.callFunction inside a function: runs with the caller's identity, source chained with `scf`. */
+  private async invokeFromFunction(body: Record<string, unknown>, parent: InvocationRecord | undefined): Promise<Record<string, unknown>> {
+    const name = body.function_name
+    if (typeof name !== 'string' || name.length === 0) return { code: 'INVALID_PARAM', message: 'function_name is required' }
+    const raw = typeof body.request_data === 'string' ? body.request_data : ''
+    if (Buffer.byteLength(raw) > INVOKE_MAX_BODY) return { code: 'INVALID_PARAM', message: 'request_data is over 6 MB' }
+    let event: unknown = {}
+    try {
+      event = raw ? JSON.parse(raw) : {}
+    } catch {
+      return { code: 'INVALID_PARAM', message: 'request_data is not JSON' }
+    }
+    const identity: Identity = {
+      openid: parent?.openid,
+      source: parent ? `${parent.source},scf` : 'wx_unknown',
+    }
+    const { outcome, record } = await this.invoke(name, event, identity, parent)
+    if (outcome.ok) return { data: { response_data: outcome.json ?? 'null' } }
+    if (outcome.code === 'FUNCTION_NOT_FOUND') return { code: 'FUNCTIONS_REQUEST_FAIL', message: `[ResourceNotFound.FunctionName] ${outcome.message}` }
+    return { code: 'FUNCTIONS_EXECUTE_FAIL', message: `${outcome.code}: ${outcome.message} (requestId ${record.requestId})` }
+  }
+
+  private openApiContext(): OpenApiContext {
+    return {
+      store: this.store,
+      appid: this.appid,
+      pages: () => readAppJsonPages(ROOT),
+      words: () => this.words,
+      now: () => new Date(),
+    }
+  }
+
+  private async openApi(req: IncomingMessage, res: ServerResponse, token: string | undefined): Promise<void> {
+    const fields = new Map<string, Buffer>()
+    await new Promise<void>((resolve, reject) => {
+      const parser = busboy({ headers: req.headers, defCharset: 'latin1', limits: { fileSize: 10 * 1024 * 1024, fieldSize: 10 * 1024 * 1024 } })
+      parser.on('field', (name, value) => fields.set(name, Buffer.from(value, 'latin1')))
+      parser.on('file', (name, stream) => {
+        const chunks: Buffer[] = []
+        stream.on('data', (c: Buffer) => chunks.push(c))
+        stream.on('end', () => fields.set(name, Buffer.concat(chunks)))
+      })
+      parser.on('close', resolve)
+      parser.on('error', reject)
+      req.pipe(parser)
+    })
+    const apiName = fields.get('apiName')?.toString('utf8') ?? ''
+    const record = this.ledger.count(token, 'openapi', apiName)
+    const send = (body: Buffer) => {
+      // A success must not be labeled application/json, or the SDK reads it as a platform error.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length })
+      res.end(body)
+    }
+    const handler = OPENAPI_HANDLERS[apiName]
+    if (!handler) {
+      send(platformError(OPENAPI_NOT_FOUND).body)
+      return
+    }
+    // Permissions come from the calling function's config.json, as on the cloud.
+    const config = record ? this.configs.get(record.fn) : undefined
+    if (config && !config.openapi.includes(apiName)) {
+      this.log(`  ${config.name}: openapi ${apiName} refused: add it to permissions.openapi in cloudfunctions/${config.name}/config.json`)
+      send(platformError(OPENAPI_NO_PERMISSION).body)
+      return
+    }
+    const requestData = fields.get('requestData')
+    let params: Record<string, unknown>
+    try {
+      params = requestData ? decodeRequest(requestData) : {}
+    } catch {
+      sendJson(res, 200, { code: 'INVALID_PARAM', message: 'requestData is not a valid CommApiData message' })
+      return
+    }
+    send((await handler(this.openApiContext(), params)).body)
+  }
+
+  /** Clients call functions here: `POST /functions/<name>`, the caller's openid in `x-wx-openid`. */
+  private async gateway(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'Call functions with POST')
+    const raw = await readBody(req, GATEWAY_MAX_BODY)
+    let event: unknown
+    try {
+      event = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))
+    } catch {
+      throw new HttpError(400, 'INVALID_JSON', 'The request body is not valid JSON')
+    }
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      throw new HttpError(400, 'INVALID_EVENT', 'The request body must be a JSON object (the function\'s event)')
+    }
+    const identity: Identity = {
+      openid: header(req, 'x-wx-openid'),
+      appid: header(req, 'x-wx-appid'),
+      unionid: header(req, 'x-wx-unionid'),
+      clientIp: req.socket.remoteAddress,
+      source: header(req, 'x-wx-source') ?? 'wx_client',
+    }
+    const { record, outcome } = await this.invoke(name, event, identity)
+    const headers = {
+      'x-request-id': record.requestId,
+      'x-db-roundtrips': String(record.dbTotal),
+      'x-db-ops': Object.entries(record.db).map(([k, v]) => `${k}=${v}`).join(','),
+      'x-duration-ms': String(record.durationMs ?? 0),
+      'x-cold-start': record.coldStart ? '1' : '0',
+    }
+    if (outcome.ok) {
+      const body = `{"result":${outcome.json ?? 'null'},"requestID":${JSON.stringify(record.requestId)}}`
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers })
+      res.end(body)
+      return
+    }
+    sendJson(
+      res,
+      FAILURE_STATUS[outcome.code] ?? 500,
+      { error: { code: outcome.code, errCode: FAILURE_ERRCODE[outcome.code] ?? -504002, message: outcome.message }, requestID: record.requestId },
+      headers,
+    )
+  }
+
+  private async storageRoute(req: IncomingMessage, res: ServerResponse, url: URL, parts: string[]): Promise<void> {
+    if (parts[1] === 'upload' && req.method === 'PUT') {
+      const cloudPath = Storage.checkPath(url.searchParams.get('path'))
+      if (!this.storage.verify(`put:${cloudPath}`, url.searchParams.get('sig'))) {
+        throw new HttpError(403, 'SIGNATURE_DOES_NOT_MATCH', 'Upload signature does not match')
+      }
+      const declared = Number(req.headers['content-length'])
+      if (Number.isFinite(declared) && declared > MAX_UPLOAD_BYTES) throw new HttpError(413, 'EXCEED_MAX_PAYLOAD_SIZE', 'File too large')
+      this.storage.ensureDir(cloudPath)
+      const target = this.storage.diskPath(cloudPath)
+      const partial = `${target}.uploading-${process.pid}-${Date.now()}`
+      try {
+        await pipeline(req, createWriteStream(partial))
+        await rename(partial, target)
+      } catch (err) {
+        await unlink(partial).catch(() => undefined)
+        throw err
+      }
+      res.writeHead(200, { 'content-length': 0 })
+      res.end()
+      return
+    }
+    if (parts[1] === 'file' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const cloudPath = Storage.checkPath(parts.slice(2).map(decodeURIComponent).join('/'))
+      const expires = Number(url.searchParams.get('t'))
+      if (!this.storage.verify(`get:${cloudPath}:${expires}`, url.searchParams.get('sign'))) {
+        throw new HttpError(403, 'SIGNATURE_DOES_NOT_MATCH', 'Signature does not match')
+      }
+      if (!(expires * 1000 > Date.now())) throw new HttpError(403, 'REQUEST_EXPIRED', 'This temporary URL has expired')
+      if (!this.storage.exists(cloudPath)) throw new HttpError(404, 'NO_SUCH_KEY', 'The file does not exist')
+      const file = this.storage.diskPath(cloudPath)
+      res.writeHead(200, {
+        'content-type': mime.lookup(file) || 'application/octet-stream',
+        'content-length': statSync(file).size,
+      })
+      if (req.method === 'HEAD') {
+        res.end()
+        return
+      }
+      await pipeline(createReadStream(file), res)
+      return
+    }
+    throw new HttpError(404, 'NOT_FOUND', 'No such storage route')
+  }
+
+  private async inspect(req: IncomingMessage, res: ServerResponse, url: URL, parts: string[]): Promise<void> {
+    const [what, a, b] = parts
+    if (req.method === 'GET' && what === 'health') {
+      sendJson(res, 200, { ok: true, env: this.env, functions: [...this.configs.keys()] })
+      return
+    }
+    if (req.method === 'GET' && what === 'stats') {
+      sendJson(res, 200, { functions: this.ledger.summary(), external: this.ledger.external, openTransactions: this.store.openTransactions() })
+      return
+    }
+    if (req.method === 'GET' && what === 'invocations') {
+      const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 2000)
+      sendJson(res, 200, { invocations: this.ledger.recentInvocations(limit, url.searchParams.get('fn') ?? undefined) })
+      return
+    }
+    if (req.method === 'POST' && what === 'triggers' && a && b) {
+      const { record, outcome } = await this.fireTrigger(a, b)
+      sendJson(res, outcome.ok ? 200 : (FAILURE_STATUS[outcome.code] ?? 500), {
+        requestID: record.requestId,
+        ...(outcome.ok ? { result: outcome.json ? (JSON.parse(outcome.json) as unknown) : null } : { error: { code: outcome.code, message: outcome.message } }),
+      })
+      return
+    }
+    throw new HttpError(404, 'NOT_FOUND', 'No such inspection route')
+  }
+
+  async close(): Promise<void> {
+    for (const cron of this.crons) cron.stop()
+    await this.stopWatching?.()
+    for (const pool of this.pools.values()) pool.close()
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+    this.store.close()
+  }
+}

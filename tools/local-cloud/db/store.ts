@@ -1,0 +1,572 @@
+/**
+ * The local cloud's database: documents in SQLite (durable on disk, one table per collection,
+ * unique indexes enforced by SQLite itself), MongoDB query, update and aggregation semantics from
+ * mingo, and transactions with optimistic concurrency control.
+ *
+ * Every public method runs synchronously (better-sqlite3 is synchronous), so each request is atomic
+ * with respect to every other: a `_.inc` never loses an update, a multi-document write either
+ * happens whole or not at all.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { Aggregator, Query } from 'mingo'
+import type { Options as MingoOptions } from 'mingo/types'
+import { update as applyUpdate } from 'mingo/updater'
+import { cloneDoc, decodeDoc, type Doc, encodeDoc } from './codec'
+import { collectionNotExist, DbError, duplicateKey } from './errors'
+import { geoContext, type GeoNearStage, geoNearStage, nearSortOf, sortByDistance } from './geo'
+
+export interface IndexDef {
+  name: string
+  keys: Readonly<Record<string, 1 | -1>>
+  unique?: boolean
+}
+
+export interface StoreOptions {
+  /** SQLite file, or ':memory:'. */
+  file: string
+  /** Environment id, used in error messages as the database name. */
+  env: string
+  /** Collections to create (idempotently) with their indexes. */
+  collections: Readonly<Record<string, { indexes: readonly IndexDef[] }>>
+}
+
+export type SortSpec = Record<string, 1 | -1>
+
+export interface FindSpec {
+  query: Doc
+  order?: SortSpec
+  offset?: number
+  limit?: number
+  projection?: Doc
+}
+
+export interface ModifySpec {
+  query: Doc
+  /** Update operators (merge) or a replacement document (merge = false). */
+  data: Doc
+  multi: boolean
+  merge: boolean
+  upsert: boolean
+}
+
+/** Server-side `get` limits of the cloud database: 100 by default, 1000 at most. */
+export const DEFAULT_LIMIT = 100
+export const MAX_LIMIT = 1000
+/** Aggregations without a $limit stage return at most 20 results, as on the cloud. */
+export const AGGREGATE_DEFAULT_LIMIT = 20
+/** A transaction left open longer than this is aborted (its function most likely died). */
+export const TRANSACTION_TTL_MS = 30_000
+
+const COLLECTION_NAME = /^[A-Za-z0-9_-]{1,64}$/
+
+interface Row {
+  rowid: number
+  _id: string
+  doc: string
+  ver: number
+}
+
+interface PendingWrite {
+  collection: string
+  id: string
+  /** null = delete */
+  doc: Doc | null
+}
+
+interface Transaction {
+  id: string
+  startedAt: number
+  /** key -> version read (0 = did not exist) */
+  reads: Map<string, number>
+  writes: Map<string, PendingWrite>
+}
+
+function newId(): string {
+  // Cloud document ids are 32 lowercase hex characters.
+  return randomBytes(16).toString('hex')
+}
+
+function keyOf(id: unknown): string {
+  if (typeof id === 'string' && id.length > 0) return id
+  if (typeof id === 'number' && Number.isFinite(id)) return String(id)
+  throw new DbError('INVALID_PARAM', '_id must be a non-empty string or a number')
+}
+
+function txKey(collection: string, id: string): string {
+  return `${collection}\u0000${id}`
+}
+
+function table(collection: string): string {
+  return `"c_${collection}"`
+}
+
+function isOperatorDoc(data: Doc): boolean {
+  const keys = Object.keys(data)
+  return keys.length > 0 && keys.every((k) => k.startsWith('$'))
+}
+
+function sameDoc(a: Doc, b: Doc): boolean {
+  return encodeDoc(a) === encodeDoc(b)
+}
+
+/** SQLite expression for one index key: the field's JSON text, missing treated as null like MongoDB. */
+function keyExpr(field: string): string {
+  const jsonPath = '$.' + field.split('.').map((p) => `"${p.replace(/"/g, '')}"`).join('.')
+  return `coalesce(doc -> '${jsonPath.replace(/'/g, "''")}', 'null')`
+}
+
+/** The value a document has at a dotted path (for error messages). */
+function valueAt(doc: Doc, field: string): unknown {
+  let cur: unknown = doc
+  for (const part of field.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return null
+    cur = (cur as Record<string, unknown>)[part]
+  }
+  return cur ?? null
+}
+
+function mingoError(err: unknown): DbError {
+  const message = err instanceof Error ? err.message : String(err)
+  if (/operator|unknown|not supported|invalid/i.test(message)) {
+    return new DbError('DATABASE_INVALID_OPERRATOR', message)
+  }
+  return new DbError('DATABASE_REQUEST_FAILED', message)
+}
+
+export class DocumentStore {
+  readonly env: string
+  private readonly sql: Database.Database
+  private readonly indexes = new Map<string, IndexDef[]>()
+  private readonly transactions = new Map<string, Transaction>()
+  private readonly mingoOptions: Partial<MingoOptions>
+
+  constructor(options: StoreOptions) {
+    this.env = options.env
+    if (options.file !== ':memory:') mkdirSync(path.dirname(options.file), { recursive: true })
+    this.sql = new Database(options.file)
+    this.sql.pragma('journal_mode = WAL')
+    this.sql.pragma('synchronous = NORMAL')
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS _collections (
+      name TEXT PRIMARY KEY, indexes TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL)`)
+    for (const row of this.sql.prepare('SELECT name, indexes FROM _collections').all() as { name: string; indexes: string }[]) {
+      this.indexes.set(row.name, JSON.parse(row.indexes) as IndexDef[])
+    }
+    for (const [name, spec] of Object.entries(options.collections)) this.createCollection(name, spec.indexes)
+    this.mingoOptions = {
+      idKey: '_id',
+      useStrictMode: true,
+      context: geoContext(),
+      collectionResolver: (name: string) => this.allDocs(name),
+    }
+  }
+
+  close(): void {
+    this.sql.close()
+  }
+
+  listCollections(): string[] {
+    return [...this.indexes.keys()].sort()
+  }
+
+  hasCollection(name: string): boolean {
+    return this.indexes.has(name)
+  }
+
+  /** Creates the collection if needed and (re)creates its indexes. Idempotent. */
+  createCollection(name: string, indexes: readonly IndexDef[] = []): void {
+    if (!COLLECTION_NAME.test(name)) {
+      throw new DbError('INVALID_PARAM', `Invalid collection name "${name}": use letters, digits, _ and -`)
+    }
+    const create = this.sql.transaction(() => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS ${table(name)} (
+        _id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL, ver INTEGER NOT NULL DEFAULT 1)`)
+      const previous = this.indexes.get(name) ?? []
+      const merged = [...previous.filter((p) => !indexes.some((i) => i.name === p.name)), ...indexes]
+      for (const index of merged) {
+        const sqlName = `"ix_${name}_${index.name.replace(/[^A-Za-z0-9_-]/g, '_')}"`
+        const exprs = Object.keys(index.keys).filter((f) => f !== '_id').map(keyExpr)
+        if (Object.keys(index.keys).includes('_id')) exprs.push('_id')
+        this.sql.exec(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${sqlName} ON ${table(name)} (${exprs.join(', ')})`)
+      }
+      this.sql
+        .prepare(`INSERT INTO _collections (name, indexes, created_at) VALUES (?, ?, ?)
+          ON CONFLICT(name) DO UPDATE SET indexes = excluded.indexes`)
+        .run(name, JSON.stringify(merged), Date.now())
+      this.indexes.set(name, merged)
+    })
+    create()
+  }
+
+  private requireCollection(name: string): void {
+    if (!this.indexes.has(name)) throw collectionNotExist(this.env, name)
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  private row(collection: string, id: string): Row | undefined {
+    return this.sql.prepare(`SELECT rowid, _id, doc, ver FROM ${table(collection)} WHERE _id = ?`).get(id) as Row | undefined
+  }
+
+  /** All documents of a collection in insertion order (used by $lookup and full scans). */
+  private allDocs(collection: string): Doc[] {
+    this.requireCollection(collection)
+    const rows = this.sql.prepare(`SELECT doc FROM ${table(collection)} ORDER BY rowid`).all() as Pick<Row, 'doc'>[]
+    return rows.map((r) => decodeDoc(r.doc))
+  }
+
+  /**
+   * Documents that may match `query`, in natural (insertion) order. Equality or $in on _id is
+   * answered from the primary key; everything else is a scan filtered by mingo.
+   */
+  private *candidates(collection: string, query: Doc): Generator<Row> {
+    const id = query._id
+    const ids =
+      typeof id === 'string' || typeof id === 'number'
+        ? [id]
+        : typeof id === 'object' && id !== null && !Array.isArray(id) && !(id instanceof RegExp)
+          ? (() => {
+              const cond = id as Record<string, unknown>
+              const keys = Object.keys(cond)
+              if (keys.length === 1 && keys[0] === '$eq' && (typeof cond.$eq === 'string' || typeof cond.$eq === 'number')) return [cond.$eq]
+              if (keys.length === 1 && keys[0] === '$in' && Array.isArray(cond.$in) && cond.$in.every((v) => typeof v === 'string' || typeof v === 'number')) {
+                return cond.$in as (string | number)[]
+              }
+              return null
+            })()
+          : null
+    if (ids) {
+      const seen = new Set<string>()
+      const rows: Row[] = []
+      for (const one of ids) {
+        const key = String(one)
+        if (seen.has(key)) continue
+        seen.add(key)
+        const row = this.row(collection, key)
+        if (row) rows.push(row)
+      }
+      rows.sort((a, b) => a.rowid - b.rowid) // natural (insertion) order, as a scan would return
+      yield* rows
+      return
+    }
+    yield* this.sql.prepare(`SELECT rowid, _id, doc, ver FROM ${table(collection)} ORDER BY rowid`).iterate() as Iterable<Row>
+  }
+
+  private compile(query: Doc): Query {
+    try {
+      return new Query(query, this.mingoOptions)
+    } catch (err) {
+      throw mingoError(err)
+    }
+  }
+
+  private matching(collection: string, query: Doc): Generator<{ row: Row; doc: Doc }> {
+    this.requireCollection(collection)
+    const test = this.compile(query)
+    const self = this
+    return (function* () {
+      for (const row of self.candidates(collection, query)) {
+        const doc = decodeDoc(row.doc)
+        let ok: boolean
+        try {
+          ok = test.test(doc)
+        } catch (err) {
+          throw mingoError(err)
+        }
+        if (ok) yield { row, doc }
+      }
+    })()
+  }
+
+  find(collection: string, spec: FindSpec): Doc[] {
+    const limit = Math.min(spec.limit && spec.limit > 0 ? spec.limit : DEFAULT_LIMIT, MAX_LIMIT)
+    const offset = spec.offset && spec.offset > 0 ? spec.offset : 0
+    const hasOrder = spec.order && Object.keys(spec.order).length > 0
+    const near = nearSortOf(spec.query)
+    let docs: Doc[]
+    if (near && !hasOrder) {
+      // geoNear returns the nearest first.
+      docs = sortByDistance([...this.matching(collection, spec.query)].map((m) => m.doc), near).slice(offset, offset + limit)
+    } else if (!hasOrder) {
+      docs = []
+      let skipped = 0
+      for (const { doc } of this.matching(collection, spec.query)) {
+        if (skipped < offset) {
+          skipped++
+          continue
+        }
+        docs.push(doc)
+        if (docs.length >= limit) break
+      }
+    } else {
+      docs = [...this.matching(collection, spec.query)].map((m) => m.doc)
+      docs = this.pipeline(docs, [{ $sort: spec.order }, { $skip: offset }, { $limit: limit }])
+    }
+    if (spec.projection && Object.keys(spec.projection).length > 0) {
+      docs = this.pipeline(docs, [{ $project: spec.projection }])
+    }
+    return docs
+  }
+
+  count(collection: string, query: Doc): number {
+    let n = 0
+    for (const _ of this.matching(collection, query)) n++
+    return n
+  }
+
+  private pipeline(docs: Doc[], stages: Doc[]): Doc[] {
+    try {
+      return new Aggregator(stages, this.mingoOptions).run(docs) as Doc[]
+    } catch (err) {
+      throw mingoError(err)
+    }
+  }
+
+  aggregate(collection: string, stages: Doc[]): Doc[] {
+    this.requireCollection(collection)
+    for (const stage of stages) {
+      const keys = Object.keys(stage)
+      if (keys.length !== 1 || !keys[0]!.startsWith('$')) {
+        throw new DbError('DATABASE_INVALID_OPERRATOR', `Invalid pipeline stage ${JSON.stringify(keys)}`)
+      }
+    }
+    const hasLimit = stages.some((s) => '$limit' in s)
+    const pipeline = hasLimit ? stages : [...stages, { $limit: AGGREGATE_DEFAULT_LIMIT }]
+    const first = stages[0]
+    if (first && '$geoNear' in first) {
+      // Like MongoDB, $geoNear may only be the first stage; mingo lacks it, so it runs here.
+      const spec = first.$geoNear as GeoNearStage
+      const test = this.compile(spec.query ?? {})
+      const near = geoNearStage(this.allDocs(collection), spec, (doc) => test.test(doc))
+      return this.pipeline(near, pipeline.slice(1))
+    }
+    if (pipeline.slice(1).some((s) => '$geoNear' in s)) {
+      throw new DbError('DATABASE_REQUEST_FAILED', '$geoNear is only valid as the first stage in a pipeline')
+    }
+    // A leading $match filters while reading (and uses the primary key for _id).
+    const source =
+      first && '$match' in first
+        ? [...this.matching(collection, first.$match as Doc)].map((m) => m.doc)
+        : this.allDocs(collection)
+    return this.pipeline(source, first && '$match' in first ? pipeline.slice(1) : pipeline)
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  private uniqueViolation(collection: string, doc: Doc, err: unknown): DbError | null {
+    const message = err instanceof Error ? err.message : ''
+    if (!/UNIQUE constraint failed/.test(message)) return null
+    if (/\._id$/.test(message) || message.includes(`c_${collection}._id`)) {
+      return duplicateKey(this.env, collection, '_id_', `{ _id: ${JSON.stringify(doc._id)} }`)
+    }
+    const index = (this.indexes.get(collection) ?? []).find((i) =>
+      message.includes(`ix_${collection}_${i.name.replace(/[^A-Za-z0-9_-]/g, '_')}`),
+    )
+    const fields = index ? Object.keys(index.keys) : []
+    const key = fields.map((f) => `${f}: ${JSON.stringify(valueAt(doc, f))}`).join(', ')
+    return duplicateKey(this.env, collection, index?.name ?? 'unique', `{ ${key} }`)
+  }
+
+  private writeRow(collection: string, doc: Doc, existing: Row | undefined): void {
+    const id = keyOf(doc._id)
+    try {
+      if (existing) {
+        this.sql.prepare(`UPDATE ${table(collection)} SET doc = ?, ver = ver + 1 WHERE _id = ?`).run(encodeDoc(doc), id)
+      } else {
+        this.sql.prepare(`INSERT INTO ${table(collection)} (_id, doc, ver) VALUES (?, ?, 1)`).run(id, encodeDoc(doc))
+      }
+    } catch (err) {
+      throw this.uniqueViolation(collection, doc, err) ?? err
+    }
+  }
+
+  private deleteRow(collection: string, id: string): number {
+    return this.sql.prepare(`DELETE FROM ${table(collection)} WHERE _id = ?`).run(id).changes
+  }
+
+  /** Inserts all documents or none. Returns their ids. */
+  insert(collection: string, docs: Doc[]): string[] {
+    this.requireCollection(collection)
+    const run = this.sql.transaction(() =>
+      docs.map((input) => {
+        const doc: Doc = { _id: input._id ?? newId(), ...input }
+        keyOf(doc._id)
+        this.writeRow(collection, doc, undefined)
+        return String(doc._id)
+      }),
+    )
+    return run()
+  }
+
+  /** Applies an update or replacement to one or all matches; with upsert, inserts when none match. */
+  modify(collection: string, spec: ModifySpec): { updated: number; upsertedId?: string } {
+    this.requireCollection(collection)
+    if (spec.merge && !isOperatorDoc(spec.data)) {
+      throw new DbError('DATABASE_REQUEST_FAILED', 'Update data must only contain update operators ($set, $inc, ...)')
+    }
+    const run = this.sql.transaction(() => {
+      let updated = 0
+      let matched = 0
+      for (const { row, doc } of [...this.matching(collection, spec.query)]) {
+        matched++
+        const next = this.applyTo(doc, spec)
+        if (!sameDoc(doc, next)) {
+          this.writeRow(collection, next, row)
+          updated++
+        }
+        if (!spec.multi) break
+      }
+      if (matched === 0 && spec.upsert) {
+        const seed: Doc = {}
+        for (const [k, v] of Object.entries(spec.query)) {
+          if (!k.startsWith('$') && (typeof v !== 'object' || v === null || v instanceof Date)) seed[k] = v
+        }
+        const base: Doc = spec.merge ? seed : { ...spec.data }
+        const next = spec.merge ? this.applyTo(base, spec) : base
+        next._id = seed._id ?? next._id ?? newId()
+        this.writeRow(collection, next, undefined)
+        return { updated: 0, upsertedId: String(next._id) }
+      }
+      return { updated }
+    })
+    return run()
+  }
+
+  private applyTo(doc: Doc, spec: Pick<ModifySpec, 'data' | 'merge'>): Doc {
+    if (!spec.merge) {
+      if ('_id' in spec.data && spec.data._id !== doc._id) {
+        throw new DbError('DATABASE_REQUEST_FAILED', "Performing an update on the path '_id' would modify the immutable field '_id'")
+      }
+      return { ...cloneDoc(spec.data), _id: doc._id }
+    }
+    const next = cloneDoc(doc)
+    try {
+      applyUpdate(next, cloneDoc(spec.data) as never, undefined, undefined, { queryOptions: this.mingoOptions })
+    } catch (err) {
+      throw mingoError(err)
+    }
+    if (next._id !== doc._id && doc._id !== undefined) {
+      throw new DbError('DATABASE_REQUEST_FAILED', "Performing an update on the path '_id' would modify the immutable field '_id'")
+    }
+    return next
+  }
+
+  remove(collection: string, query: Doc, multi: boolean): number {
+    this.requireCollection(collection)
+    const run = this.sql.transaction(() => {
+      let deleted = 0
+      for (const { row } of [...this.matching(collection, query)]) {
+        deleted += this.deleteRow(collection, row._id)
+        if (!multi) break
+      }
+      return deleted
+    })
+    return run()
+  }
+
+  // ---- transactions --------------------------------------------------------------------------
+  // Optimistic: reads record the version they saw, writes are buffered; commit checks that nothing
+  // read or written changed since and applies every write in one SQLite transaction, otherwise it
+  // fails with DATABASE_TRANSACTION_CONFLICT (which runTransaction retries).
+
+  beginTransaction(): string {
+    this.expireTransactions()
+    const id = `local-txn-${newId()}`
+    this.transactions.set(id, { id, startedAt: Date.now(), reads: new Map(), writes: new Map() })
+    return id
+  }
+
+  private transaction(id: string): Transaction {
+    const txn = this.transactions.get(id)
+    if (!txn) {
+      throw new DbError('DATABASE_REQUEST_FAILED', `Transaction ${id} does not exist (committed, aborted or expired after ${TRANSACTION_TTL_MS / 1000}s)`)
+    }
+    return txn
+  }
+
+  private expireTransactions(): void {
+    const now = Date.now()
+    for (const [id, txn] of this.transactions) {
+      if (now - txn.startedAt > TRANSACTION_TTL_MS) this.transactions.delete(id)
+    }
+  }
+
+  /** The document as this transaction sees it (its own writes included), or null. */
+  txGet(id: string, collection: string, docId: unknown): Doc | null {
+    const txn = this.transaction(id)
+    this.requireCollection(collection)
+    const key = txKey(collection, keyOf(docId))
+    const pending = txn.writes.get(key)
+    if (pending) return pending.doc ? cloneDoc(pending.doc) : null
+    const row = this.row(collection, keyOf(docId))
+    if (!txn.reads.has(key)) txn.reads.set(key, row?.ver ?? 0)
+    return row ? decodeDoc(row.doc) : null
+  }
+
+  txInsert(id: string, collection: string, input: Doc): string {
+    const doc: Doc = { _id: input._id ?? newId(), ...input }
+    const existing = this.txGet(id, collection, doc._id)
+    if (existing) throw duplicateKey(this.env, collection, '_id_', `{ _id: ${JSON.stringify(doc._id)} }`)
+    const docId = keyOf(doc._id)
+    this.transaction(id).writes.set(txKey(collection, docId), { collection, id: docId, doc })
+    return docId
+  }
+
+  txModify(id: string, collection: string, docId: unknown, data: Doc, merge: boolean, upsert: boolean): { updated: number; upsertedId?: string } {
+    const current = this.txGet(id, collection, docId)
+    const key = keyOf(docId)
+    if (!current) {
+      if (!upsert) return { updated: 0 }
+      const next = merge ? this.applyTo({ _id: docId }, { data, merge }) : { ...data, _id: docId }
+      this.transaction(id).writes.set(txKey(collection, key), { collection, id: key, doc: next })
+      return { updated: 0, upsertedId: key }
+    }
+    if (merge && !isOperatorDoc(data)) {
+      throw new DbError('DATABASE_REQUEST_FAILED', 'Update data must only contain update operators ($set, $inc, ...)')
+    }
+    const next = this.applyTo(current, { data, merge })
+    if (sameDoc(current, next)) return { updated: 0 }
+    this.transaction(id).writes.set(txKey(collection, key), { collection, id: key, doc: next })
+    return { updated: 1 }
+  }
+
+  txRemove(id: string, collection: string, docId: unknown): number {
+    const current = this.txGet(id, collection, docId)
+    if (!current) return 0
+    const key = keyOf(docId)
+    this.transaction(id).writes.set(txKey(collection, key), { collection, id: key, doc: null })
+    return 1
+  }
+
+  commitTransaction(id: string): void {
+    const txn = this.transaction(id)
+    this.transactions.delete(id)
+    const run = this.sql.transaction(() => {
+      for (const [key, version] of txn.reads) {
+        const [collection, docId] = key.split('\u0000') as [string, string]
+        const now = this.row(collection, docId)?.ver ?? 0
+        if (now !== version) {
+          throw new DbError('DATABASE_TRANSACTION_CONFLICT', `Transaction conflict on ${collection}/${docId}: it changed after this transaction read it`)
+        }
+      }
+      for (const write of txn.writes.values()) {
+        if (write.doc === null) this.deleteRow(write.collection, write.id)
+        else this.writeRow(write.collection, write.doc, this.row(write.collection, write.id))
+      }
+    })
+    run()
+  }
+
+  abortTransaction(id: string): void {
+    this.transaction(id)
+    this.transactions.delete(id)
+  }
+
+  /** Number of open transactions (exposed for tests and diagnostics). */
+  openTransactions(): number {
+    this.expireTransactions()
+    return this.transactions.size
+  }
+}

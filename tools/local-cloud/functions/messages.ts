@@ -1,0 +1,22 @@
+/** Messages between the local cloud and a function worker process (over Node's IPC channel). */
+
+export interface InvokeMessage {
+  type: 'invoke'
+  requestId: string
+  event: unknown
+  context: Record<string, unknown>
+  /** Process environment for this invocation: WX_* identity and TCB_CONTEXT_CNFG with its token. */
+  env: Record<string, string>
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; loadMs: number }
+  | { type: 'load-error'; message: string; stack?: string }
+  | {
+      type: 'result'
+      requestId: string
+      ok: true
+      /** The function's return value as JSON text (what the cloud would serialize), or null. */
+      json: string | null
+    }
+  | { type: 'result'; requestId: string; ok: false; error: { name: string; message: string; stack?: string } }
