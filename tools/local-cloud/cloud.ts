@@ -7,22 +7,23 @@
  *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`).
  * Functions run in worker pools; timer triggers fire on their cron schedule.
  */
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { rename, unlink } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { Cron } from 'croner'
 import mime from 'mime-types'
 import { collections as manifest } from '../../cloudfunctions/_shared/collections'
-import { listFunctions, ROOT, watchFunctions, WORKER_BUNDLE } from '../build'
+import { ROOT, watchFunctions, WORKER_BUNDLE } from '../build'
 import { DbError } from './db/errors'
 import { DocumentStore } from './db/store'
 import { type FunctionConfig, readFunctionConfig } from './functions/config'
 import { FunctionPool, type Outcome } from './functions/pool'
-import { header, HttpError, readBody, sendJson } from './http'
+import { decodeSegment, header, HttpError, readBody, sendJson } from './http'
 import { type InvocationRecord, Ledger } from './ledger'
 import { DATABASE_ACTIONS, handleDatabase } from './protocol/database'
 import {
@@ -58,6 +59,8 @@ export interface LocalCloudOptions {
   idleTimeoutMs?: number
   /** msgSecCheck word list file. */
   wordsFile?: string
+  /** The mini-program's app.json, whose pages getUnlimited's check_path checks (default miniprogram/app.json). */
+  appJson?: string
   /** Rebuild functions on change and recycle their workers. */
   watch?: boolean
   log?: (line: string) => void
@@ -101,8 +104,7 @@ const FAILURE_ERRCODE: Record<string, number> = {
   FUNCTION_CRASHED: -504002,
 }
 
-function readAppJsonPages(root: string): Set<string> | null {
-  const file = path.join(root, 'miniprogram/app.json')
+function readAppJsonPages(file: string): Set<string> | null {
   if (!existsSync(file)) return null
   const app = JSON.parse(readFileSync(file, 'utf8')) as {
     pages?: string[]
@@ -114,6 +116,32 @@ function readAppJsonPages(root: string): Set<string> | null {
     for (const page of sub.pages) pages.add(`${sub.root.replace(/\/$/, '')}/${page}`)
   }
   return pages
+}
+
+/** Function folders: every subfolder with a package.json, except shared code (`_*`). */
+export function discoverFunctions(functionsDir: string): string[] {
+  return readdirSync(functionsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('_') && !d.name.startsWith('.'))
+    .filter((d) => existsSync(path.join(functionsDir, d.name, 'package.json')))
+    .map((d) => d.name)
+    .sort()
+}
+
+function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** A cloud path from a storage URL; an invalid one is a bad request. */
+function storagePath(value: string | null): string {
+  try {
+    return Storage.checkPath(value)
+  } catch (err) {
+    throw new HttpError(400, 'INVALID_PATH', (err as Error).message)
+  }
 }
 
 function actionOf(event: unknown): string | undefined {
@@ -138,6 +166,8 @@ export class LocalCloud {
   private readonly pools = new Map<string, FunctionPool>()
   private readonly configs = new Map<string, FunctionConfig>()
   private readonly crons: Cron[] = []
+  /** Who each running invocation runs as: nested calls inherit it. */
+  private readonly identities = new WeakMap<InvocationRecord, Identity>()
   private readonly server: Server
   private readonly log: (line: string) => void
   private stopWatching?: () => Promise<void>
@@ -166,11 +196,17 @@ export class LocalCloud {
   static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
     if (!existsSync(WORKER_BUNDLE)) throw new Error(`${WORKER_BUNDLE} is missing: run \`npm run build\``)
     const cloud = new LocalCloud(options)
-    for (const name of listFunctions()) cloud.loadFunction(name)
-    await new Promise<void>((resolve, reject) => {
-      cloud.server.once('error', reject)
-      cloud.server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve())
-    })
+    try {
+      for (const name of discoverFunctions(cloud.functionsDir)) cloud.loadFunction(name)
+      await new Promise<void>((resolve, reject) => {
+        cloud.server.once('error', reject)
+        cloud.server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve())
+      })
+    } catch (err) {
+      // A bad config.json or a busy port must not leave the database open.
+      await cloud.close()
+      throw err
+    }
     const { address, port } = cloud.server.address() as AddressInfo
     cloud.address = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
     if (options.timers) cloud.startTimers()
@@ -234,6 +270,7 @@ export class LocalCloud {
   async invoke(fn: string, event: unknown, identity: Identity, parent?: InvocationRecord): Promise<InvokeResponse> {
     const action = actionOf(event)
     const { token, record } = this.ledger.begin({ fn, action, source: identity.source, openid: identity.openid, parentId: parent?.requestId })
+    this.identities.set(record, identity)
     const pool = this.pools.get(fn)
     if (!pool) {
       const outcome = { ok: false as const, code: 'FUNCTION_NOT_FOUND' as const, message: `FunctionName parameter could not be found: ${fn}` }
@@ -260,9 +297,10 @@ export class LocalCloud {
       memory_limit_in_mb: pool.config.memoryMb,
       time_limit_in_ms: pool.config.timeoutMs,
     }
-    // The platform injects the caller's identity into the event; a client-sent userInfo is replaced.
+    // The platform injects the caller's identity into the event (a client-sent userInfo is replaced);
+    // timer events carry no user and arrive as the trigger sent them.
     const payload =
-      typeof event === 'object' && event !== null && !Array.isArray(event)
+      typeof event === 'object' && event !== null && !Array.isArray(event) && identity.source !== 'wx_trigger'
         ? { ...(event as Record<string, unknown>), userInfo: { appId: wx.WX_APPID, openId: identity.openid } }
         : event
     const result = await pool.invoke(record.requestId, payload, context, env)
@@ -290,7 +328,9 @@ export class LocalCloud {
     const config = this.configs.get(fn)
     const spec = config?.triggers.find((t) => t.name === trigger)
     if (!config || !spec) throw new HttpError(404, 'TRIGGER_NOT_FOUND', `No timer trigger "${trigger}" on function "${fn}"`)
-    const event = { Type: 'Timer', TriggerName: spec.name, Time: new Date().toISOString(), ...(spec.message ? { Message: spec.message } : {}) }
+    // The cloud's timer event carries the time to the second: "2019-02-21T11:49:00Z".
+    const time = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+    const event = { Type: 'Timer', TriggerName: spec.name, Time: time, ...(spec.message ? { Message: spec.message } : {}) }
     return this.invoke(fn, event, { source: 'wx_trigger' })
   }
 
@@ -330,7 +370,7 @@ export class LocalCloud {
       return
     }
     if (parts[0] === 'functions' && parts.length === 2) {
-      await this.gateway(req, res, decodeURIComponent(parts[1]!))
+      await this.gateway(req, res, decodeSegment(parts[1]!))
       return
     }
     if (parts[0] === 'storage') {
@@ -397,21 +437,24 @@ export class LocalCloud {
     } catch {
       return { code: 'INVALID_PARAM', message: 'request_data is not JSON' }
     }
-    const identity: Identity = {
-      openid: parent?.openid,
-      source: parent ? `${parent.source},scf` : 'wx_unknown',
-    }
+    const caller = parent && this.identities.get(parent)
+    const identity: Identity = caller ? { ...caller, source: `${caller.source},scf` } : { source: 'wx_unknown' }
     const { outcome, record } = await this.invoke(name, event, identity, parent)
     if (outcome.ok) return { data: { response_data: outcome.json ?? 'null' } }
     if (outcome.code === 'FUNCTION_NOT_FOUND') return { code: 'FUNCTIONS_REQUEST_FAIL', message: `[ResourceNotFound.FunctionName] ${outcome.message}` }
-    return { code: 'FUNCTIONS_EXECUTE_FAIL', message: `${outcome.code}: ${outcome.message} (requestId ${record.requestId})` }
+    // wx-server-sdk 4.0.2 surfaces this as errCode -1, so the message carries the cloud's own code.
+    const errCode = FAILURE_ERRCODE[outcome.code] ?? -504002
+    return {
+      code: 'FUNCTIONS_EXECUTE_FAIL',
+      message: `cloud function service error code ${errCode}, error message ${outcome.code}: ${outcome.message} (requestId ${record.requestId})`,
+    }
   }
 
   private openApiContext(): OpenApiContext {
     return {
       store: this.store,
       appid: this.appid,
-      pages: () => readAppJsonPages(ROOT),
+      pages: () => readAppJsonPages(this.options.appJson ?? path.join(ROOT, 'miniprogram/app.json')),
       words: () => this.words,
       now: () => new Date(),
     }
@@ -505,32 +548,29 @@ export class LocalCloud {
 
   private async storageRoute(req: IncomingMessage, res: ServerResponse, url: URL, parts: string[]): Promise<void> {
     if (parts[1] === 'upload' && req.method === 'PUT') {
-      const cloudPath = Storage.checkPath(url.searchParams.get('path'))
-      if (!this.storage.verify(`put:${cloudPath}`, url.searchParams.get('sig'))) {
-        throw new HttpError(403, 'SIGNATURE_DOES_NOT_MATCH', 'Upload signature does not match')
-      }
-      const declared = Number(req.headers['content-length'])
-      if (Number.isFinite(declared) && declared > MAX_UPLOAD_BYTES) throw new HttpError(413, 'EXCEED_MAX_PAYLOAD_SIZE', 'File too large')
-      this.storage.ensureDir(cloudPath)
-      const target = this.storage.diskPath(cloudPath)
-      const partial = `${target}.uploading-${process.pid}-${Date.now()}`
       try {
-        await pipeline(req, createWriteStream(partial))
-        await rename(partial, target)
+        await this.upload(req, url)
       } catch (err) {
-        await unlink(partial).catch(() => undefined)
-        throw err
+        if (!(err instanceof HttpError)) throw err
+        // The SDK reads upload failures as COS does: an XML <Error> body.
+        const xml = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
+        const body = `<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>${err.code}</Code><Message>${xml(err.message)}</Message><RequestId>local</RequestId><TraceId>local</TraceId></Error>`
+        res.writeHead(err.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) })
+        res.end(body)
+        return
       }
       res.writeHead(200, { 'content-length': 0 })
       res.end()
       return
     }
     if (parts[1] === 'file' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const cloudPath = Storage.checkPath(parts.slice(2).map(decodeURIComponent).join('/'))
+      const once = parts.slice(2).map(decodeSegment).join('/')
       const expires = Number(url.searchParams.get('t'))
-      if (!this.storage.verify(`get:${cloudPath}:${expires}`, url.searchParams.get('sign'))) {
-        throw new HttpError(403, 'SIGNATURE_DOES_NOT_MATCH', 'Signature does not match')
-      }
+      // The SDK's downloadFile passes the temporary URL through encodeURI, escaping our escapes a
+      // second time: the path the signature was made for is either the once or the twice decoded one.
+      const signed = [once, decodeOrKeep(once)].find((p) => this.storage.verify(`get:${p}:${expires}`, url.searchParams.get('sign')))
+      if (signed === undefined) throw new HttpError(403, 'SIGNATURE_DOES_NOT_MATCH', 'Signature does not match')
+      const cloudPath = storagePath(signed)
       if (!(expires * 1000 > Date.now())) throw new HttpError(403, 'REQUEST_EXPIRED', 'This temporary URL has expired')
       if (!this.storage.exists(cloudPath)) throw new HttpError(404, 'NO_SUCH_KEY', 'The file does not exist')
       const file = this.storage.diskPath(cloudPath)
@@ -546,6 +586,36 @@ export class LocalCloud {
       return
     }
     throw new HttpError(404, 'NOT_FOUND', 'No such storage route')
+  }
+
+  private async upload(req: IncomingMessage, url: URL): Promise<void> {
+    const cloudPath = storagePath(url.searchParams.get('path'))
+    if (!this.storage.verify(`put:${cloudPath}`, url.searchParams.get('sig'))) {
+      throw new HttpError(403, 'SignatureDoesNotMatch', 'Upload signature does not match')
+    }
+    const tooLarge = new HttpError(413, 'EntityTooLarge', `The file is over the limit of ${MAX_UPLOAD_BYTES} bytes`)
+    const declared = Number(req.headers['content-length'])
+    if (Number.isFinite(declared) && declared > MAX_UPLOAD_BYTES) throw tooLarge
+    this.storage.ensureDir(cloudPath)
+    const target = this.storage.diskPath(cloudPath)
+    const partial = `${target}.uploading-${process.pid}-${Date.now()}`
+    // Chunked uploads declare no length: count while writing, and drop the excess (instead of
+    // failing the stream) so the body is still read to its end and the reply reaches the client.
+    let size = 0
+    const limit = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length
+        done(null, size > MAX_UPLOAD_BYTES ? undefined : chunk)
+      },
+    })
+    try {
+      await pipeline(req, limit, createWriteStream(partial))
+      if (size > MAX_UPLOAD_BYTES) throw tooLarge
+      await rename(partial, target)
+    } catch (err) {
+      await unlink(partial).catch(() => undefined)
+      throw err
+    }
   }
 
   private async inspect(req: IncomingMessage, res: ServerResponse, url: URL, parts: string[]): Promise<void> {
@@ -569,6 +639,14 @@ export class LocalCloud {
         requestID: record.requestId,
         ...(outcome.ok ? { result: outcome.json ? (JSON.parse(outcome.json) as unknown) : null } : { error: { code: outcome.code, message: outcome.message } }),
       })
+      return
+    }
+    if (req.method === 'POST' && what === 'recycle' && a) {
+      // Replaces the function's workers, so the next call is a cold start (used by bench:cloud).
+      const pool = this.pools.get(a)
+      if (!pool) throw new HttpError(404, 'FUNCTION_NOT_FOUND', `No function "${a}"`)
+      pool.recycle()
+      sendJson(res, 200, { recycled: a })
       return
     }
     throw new HttpError(404, 'NOT_FOUND', 'No such inspection route')

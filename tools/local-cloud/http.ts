@@ -58,3 +58,12 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   const one = Array.isArray(value) ? value[0] : value
   return one && one.length > 0 ? one : undefined
 }
+
+/** decodeURIComponent for a path segment: malformed escapes are the client's error (400), not a 500. */
+export function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new HttpError(400, 'INVALID_PATH', `"${segment}" is not a valid URL path segment`)
+  }
+}

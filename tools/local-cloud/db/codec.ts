@@ -65,7 +65,19 @@ export function decodeDoc(text: string): Doc {
   return normalize(EJSON.parse(text, { relaxed: true }), 0) as Doc
 }
 
-/** A deep copy that keeps Dates and RegExps (structuredClone keeps both). */
-export function cloneDoc<T>(doc: T): T {
-  return structuredClone(doc)
+/**
+ * A deep copy that keeps Dates and RegExps. Not structuredClone: under jest it builds objects of
+ * another realm, whose `constructor` is not this realm's Object, and mingo then treats any two of
+ * them as equal (a `_.set({ ... })` over an object became a no-op).
+ */
+export function cloneDoc<T>(value: T): T {
+  if (value instanceof Date) return new Date(value.getTime()) as T
+  if (value instanceof RegExp) return new RegExp(value.source, value.flags) as T
+  if (Array.isArray(value)) return value.map((item: unknown) => cloneDoc(item)) as T
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {}
+    for (const [key, item] of Object.entries(value)) out[key] = cloneDoc(item)
+    return out as T
+  }
+  return value
 }

@@ -7,7 +7,7 @@
  * with respect to every other: a `_.inc` never loses an update, a multi-document write either
  * happens whole or not at all.
  */
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
@@ -118,18 +118,73 @@ function keyExpr(field: string): string {
   return `coalesce(doc -> '${jsonPath.replace(/'/g, "''")}', 'null')`
 }
 
-/** The value a document has at a dotted path (for error messages). */
+/** The value a document has at a dotted path, undefined when missing. */
 function valueAt(doc: Doc, field: string): unknown {
   let cur: unknown = doc
   for (const part of field.split('.')) {
-    if (typeof cur !== 'object' || cur === null) return null
+    if (typeof cur !== 'object' || cur === null) return undefined
     cur = (cur as Record<string, unknown>)[part]
   }
-  return cur ?? null
+  return cur
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'array'
+  if (value instanceof Date) return 'date'
+  return typeof value
+}
+
+const NUMERIC_UPDATES = new Set(['$inc', '$mul'])
+const ARRAY_UPDATES = new Set(['$push', '$addToSet', '$pop', '$pull', '$pullAll'])
+
+/**
+ * mingo silently skips `$inc` on a string or `$push` on a number; MongoDB, and so the cloud, fails
+ * the update instead.
+ */
+function checkOperandTypes(doc: Doc, update: Doc): void {
+  for (const [op, fields] of Object.entries(update)) {
+    const numeric = NUMERIC_UPDATES.has(op)
+    if (!numeric && !ARRAY_UPDATES.has(op)) continue
+    for (const field of Object.keys(fields as Doc)) {
+      if (field.includes('$')) continue // positional paths ($, $[], $[id]) are left to mingo
+      const value = valueAt(doc, field)
+      if (value === undefined || (numeric ? typeof value === 'number' : Array.isArray(value))) continue
+      throw new DbError(
+        'DATABASE_REQUEST_FAILED',
+        `Cannot apply ${op} to the field '${field}' of type ${typeName(value)}: it must be ${numeric ? 'a number' : 'an array'} (document _id ${JSON.stringify(doc._id)})`,
+      )
+    }
+  }
+}
+
+/** `$sample`: `size` distinct documents at random (mingo's draws with replacement, repeating some). */
+function sample(docs: Doc[], spec: unknown): Doc[] {
+  const size = (spec as { size?: unknown } | null)?.size
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) {
+    throw new DbError('DATABASE_INVALID_OPERRATOR', '$sample needs { size: a positive integer }')
+  }
+  const pool = [...docs]
+  const n = Math.min(size, pool.length)
+  for (let i = 0; i < n; i++) {
+    const j = randomInt(i, pool.length)
+    ;[pool[i], pool[j]] = [pool[j]!, pool[i]!]
+  }
+  return pool.slice(0, n)
+}
+
+/**
+ * Not `instanceof Error`: better-sqlite3's native binding keeps the error class of the first realm
+ * that loaded it, so under jest its errors are not instances of this realm's Error.
+ */
+function messageOf(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message
+  return typeof message === 'string' ? message : String(err)
 }
 
 function mingoError(err: unknown): DbError {
-  const message = err instanceof Error ? err.message : String(err)
+  if (err instanceof DbError) return err
+  const message = messageOf(err)
   if (/operator|unknown|not supported|invalid/i.test(message)) {
     return new DbError('DATABASE_INVALID_OPERRATOR', message)
   }
@@ -159,7 +214,8 @@ export class DocumentStore {
       idKey: '_id',
       useStrictMode: true,
       context: geoContext(),
-      collectionResolver: (name: string) => this.allDocs(name),
+      // Like MongoDB, a $lookup from a collection that does not exist joins nothing.
+      collectionResolver: (name: string) => (this.hasCollection(name) ? this.allDocs(name) : []),
     }
   }
 
@@ -317,6 +373,10 @@ export class DocumentStore {
   }
 
   private pipeline(docs: Doc[], stages: Doc[]): Doc[] {
+    const at = stages.findIndex((stage) => '$sample' in stage)
+    if (at >= 0) {
+      return this.pipeline(sample(this.pipeline(docs, stages.slice(0, at)), stages[at]!.$sample), stages.slice(at + 1))
+    }
     try {
       return new Aggregator(stages, this.mingoOptions).run(docs) as Doc[]
     } catch (err) {
@@ -356,7 +416,7 @@ export class DocumentStore {
   // ---- writing -------------------------------------------------------------------------------
 
   private uniqueViolation(collection: string, doc: Doc, err: unknown): DbError | null {
-    const message = err instanceof Error ? err.message : ''
+    const message = messageOf(err)
     if (!/UNIQUE constraint failed/.test(message)) return null
     if (/\._id$/.test(message) || message.includes(`c_${collection}._id`)) {
       return duplicateKey(this.env, collection, '_id_', `{ _id: ${JSON.stringify(doc._id)} }`)
@@ -365,7 +425,7 @@ export class DocumentStore {
       message.includes(`ix_${collection}_${i.name.replace(/[^A-Za-z0-9_-]/g, '_')}`),
     )
     const fields = index ? Object.keys(index.keys) : []
-    const key = fields.map((f) => `${f}: ${JSON.stringify(valueAt(doc, f))}`).join(', ')
+    const key = fields.map((f) => `${f}: ${JSON.stringify(valueAt(doc, f) ?? null)}`).join(', ')
     return duplicateKey(this.env, collection, index?.name ?? 'unique', `{ ${key} }`)
   }
 
@@ -441,6 +501,7 @@ export class DocumentStore {
       }
       return { ...cloneDoc(spec.data), _id: doc._id }
     }
+    checkOperandTypes(doc, spec.data)
     const next = cloneDoc(doc)
     try {
       applyUpdate(next, cloneDoc(spec.data) as never, undefined, undefined, { queryOptions: this.mingoOptions })
@@ -479,6 +540,7 @@ export class DocumentStore {
   }
 
   private transaction(id: string): Transaction {
+    this.expireTransactions()
     const txn = this.transactions.get(id)
     if (!txn) {
       throw new DbError('DATABASE_REQUEST_FAILED', `Transaction ${id} does not exist (committed, aborted or expired after ${TRANSACTION_TTL_MS / 1000}s)`)

@@ -4,12 +4,31 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { CronPattern } from 'croner'
 import * as z from 'zod/v4'
+
+/** WeChat's cron has exactly seven fields; croner also reads five or six, with another meaning. */
+function isWeChatCron(expression: string): boolean {
+  if (expression.trim().split(/\s+/).length !== 7) return false
+  try {
+    new CronPattern(expression)
+    return true
+  } catch {
+    return false
+  }
+}
 
 const configSchema = z.object({
   permissions: z.object({ openapi: z.array(z.string()).default([]) }).default({ openapi: [] }),
   triggers: z
-    .array(z.object({ name: z.string().min(1), type: z.literal('timer'), config: z.string().min(1), message: z.string().optional() }))
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,59}$/, 'a letter, then up to 59 letters, digits, - or _'),
+        type: z.literal('timer'),
+        config: z.string().refine(isWeChatCron, 'a cron expression of 7 fields: second minute hour day month weekday year'),
+        message: z.string().optional(),
+      }),
+    )
     .default([]),
   timeout: z.number().min(1).max(900).default(3),
   memorySize: z.number().int().min(64).max(3072).default(256),

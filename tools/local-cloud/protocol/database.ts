@@ -25,16 +25,20 @@ function optionalNumber(body: Body, key: string): number | undefined {
   return value
 }
 
-/** Fields arrive as EJSON strings; anything else (already an object) is accepted as plain JSON. */
-function wire(body: Body, key: string, fallback: unknown = undefined): unknown {
-  const value = body[key]
-  if (value === undefined || value === null || value === '') return fallback
+/** Values arrive as EJSON strings; anything else (already an object) is accepted as plain JSON. */
+function parse(value: unknown, what: string): unknown {
   if (typeof value !== 'string') return normalizeValue(value)
   try {
     return decodeWire(value)
   } catch (err) {
-    throw new DbError('INVALID_PARAM', `"${key}" is not valid EJSON: ${(err as Error).message}`)
+    throw new DbError('INVALID_PARAM', `${what} is not valid EJSON: ${(err as Error).message}`)
   }
+}
+
+function wire(body: Body, key: string, fallback: unknown = undefined): unknown {
+  const value = body[key]
+  if (value === undefined || value === null || value === '') return fallback
+  return parse(value, `"${key}"`)
 }
 
 function object(value: unknown, what: string): Doc {
@@ -42,6 +46,22 @@ function object(value: unknown, what: string): Doc {
     throw new DbError('INVALID_PARAM', `${what} must be an object`)
   }
   return value as Doc
+}
+
+/**
+ * The cloud documents `_.addToSet({ each: [...] })` for adding several elements, and the SDK sends
+ * that object as it is; MongoDB only knows `$each`.
+ */
+function cloudUpdate(data: Doc): Doc {
+  const addToSet = data.$addToSet
+  if (typeof addToSet !== 'object' || addToSet === null) return data
+  const fields: Doc = {}
+  for (const [field, value] of Object.entries(addToSet)) {
+    const spec = value as Doc | null
+    const each = typeof spec === 'object' && spec !== null && !Array.isArray(spec) && Object.keys(spec).length === 1 ? spec.each : undefined
+    fields[field] = Array.isArray(each) ? { $each: each } : value
+  }
+  return { ...data, $addToSet: fields }
 }
 
 function transactionId(body: Body): string | undefined {
@@ -103,15 +123,16 @@ export function handleDatabase(store: DocumentStore, action: string, body: Body)
       const collection = str(body, 'collectionName')
       const raw = body.data
       if (!Array.isArray(raw) || raw.length === 0) throw new DbError('INVALID_PARAM', '"data" must be a non-empty array')
-      const docs = raw.map((item, i) => object(typeof item === 'string' ? decodeWire(item) : normalizeValue(item), `data[${i}]`))
+      const docs = raw.map((item, i) => object(parse(item, `data[${i}]`), `data[${i}]`))
       if (txn) return { data: { insertedIds: docs.map((doc) => store.txInsert(txn, collection, doc)) } }
       return { data: { insertedIds: store.insert(collection, docs) } }
     }
     case 'database.modifyDocument': {
       const collection = str(body, 'collectionName')
       const query = object(wire(body, 'query', {}), 'query')
-      const data = object(wire(body, 'data'), 'data')
       const merge = body.merge !== false
+      const raw = object(wire(body, 'data'), 'data')
+      const data = merge ? cloudUpdate(raw) : raw
       const upsert = body.upsert === true
       if (txn) {
         const result = store.txModify(txn, collection, docIdOf(query), data, merge, upsert)
@@ -124,7 +145,7 @@ export function handleDatabase(store: DocumentStore, action: string, body: Body)
       noTransaction(body, 'updateAndReturn')
       const collection = str(body, 'collectionName')
       const query = object(wire(body, 'query', {}), 'query')
-      const data = object(wire(body, 'data'), 'data')
+      const data = cloudUpdate(object(wire(body, 'data'), 'data'))
       const result = store.modify(collection, { query, data, merge: true, upsert: false, multi: false })
       const [doc] = result.updated > 0 || store.count(collection, query) > 0 ? store.find(collection, { query, limit: 1 }) : []
       return { data: { updated: result.updated, doc: doc ? encodeWire(doc) : null } }
@@ -150,18 +171,15 @@ export function handleDatabase(store: DocumentStore, action: string, body: Body)
         if (typeof s.stageKey !== 'string' || typeof s.stageValue !== 'string') {
           throw new DbError('INVALID_PARAM', `stages[${i}] must have string stageKey and stageValue`)
         }
-        let value: unknown
-        try {
-          value = decodeWire(s.stageValue)
-        } catch (err) {
-          throw new DbError('INVALID_PARAM', `stages[${i}].stageValue is not valid EJSON: ${(err as Error).message}`)
-        }
-        return { [s.stageKey]: value }
+        return { [s.stageKey]: parse(s.stageValue, `stages[${i}].stageValue`) }
       })
       return { data: { list: store.aggregate(collection, pipeline).map(encodeWire) } }
     }
     case 'database.addCollection': {
-      store.createCollection(str(body, 'collectionName'))
+      // Documented: "创建集合，如果集合已经存在会创建失败" (the store's own createCollection is idempotent).
+      const name = str(body, 'collectionName')
+      if (store.hasCollection(name)) throw new DbError('DATABASE_REQUEST_FAILED', `Collection "${name}" already exists`)
+      store.createCollection(name)
       return {}
     }
     case 'database.startTransaction':
@@ -178,7 +196,7 @@ export function handleDatabase(store: DocumentStore, action: string, body: Body)
       return { data: encodeWire(doc) }
     }
     case 'database.updateDocInTransaction': {
-      const data = object(wire(body, 'data'), 'data')
+      const data = cloudUpdate(object(wire(body, 'data'), 'data'))
       const id = str(body, 'transactionId')
       const collection = str(body, 'collectionName')
       const replace = body.upsert === true

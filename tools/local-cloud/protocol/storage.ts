@@ -109,7 +109,8 @@ export class Storage {
             token: '',
             authorization: '',
             fileId: this.fileId(cloudPath),
-            cosFileId: `local:${cloudPath}`,
+            // The SDK sends this back as an HTTP header, so it must be ASCII whatever the path.
+            cosFileId: `local:${encodeURIComponent(cloudPath)}`,
           },
         }
       }

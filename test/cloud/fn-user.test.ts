@@ -1,0 +1,141 @@
+/**
+ * The `user` function through the gateway, against a real local cloud: login and first-seen day,
+ * identity from the platform context only, profile validation, and the round trips each call costs.
+ */
+import type { UserOutputs } from '../../cloudfunctions/user/api'
+import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
+
+let t: TestCloud
+
+beforeAll(async () => {
+  t = await startCloud()
+})
+afterAll(() => t.stop())
+
+type Login = UserOutputs['login']
+
+/** Today in Asia/Shanghai, computed by fixed-offset arithmetic (independent of the function's Intl). */
+function shanghaiToday(): string {
+  return new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+}
+
+function storedUser(openid: string) {
+  return t.cloud.store.find('users', { query: { _id: openid } })[0]
+}
+
+describe('login', () => {
+  test('creates the user keyed by OPENID on the first call, returns it on later calls', async () => {
+    const first = await callAction<Login>(t.url, 'user', 'login', {}, 'o-alice')
+    expect(first).toMatchObject({ ok: true, data: { isNew: true, user: { openid: 'o-alice', nickname: '', firstSeenDay: shanghaiToday() } } })
+    const doc = storedUser('o-alice')
+    expect(doc).toMatchObject({ _id: 'o-alice', openid: 'o-alice', appid: t.cloud.appid, firstSeenDay: shanghaiToday() })
+    expect(doc?.firstSeenAt).toBeInstanceOf(Date)
+
+    const again = await callAction<Login>(t.url, 'user', 'login', {}, 'o-alice')
+    expect(again.ok && again.data.isNew).toBe(false)
+    expect(again.ok && again.data.user.firstSeenAt).toBe((doc?.firstSeenAt as Date).toISOString())
+    expect(t.cloud.store.count('users', { openid: 'o-alice' })).toBe(1)
+  })
+
+  test('costs 2 round trips for a new user and 1 for a returning one on the same day', async () => {
+    const fresh = await callGateway(t.url, 'user', { action: 'login' }, { openid: 'o-counted' })
+    expect(fresh.headers.get('x-db-roundtrips')).toBe('2')
+    expect(fresh.headers.get('x-db-ops')).toBe('getDocument=1,insertDocument=1')
+    const returning = await callGateway(t.url, 'user', { action: 'login' }, { openid: 'o-counted' })
+    expect(returning.headers.get('x-db-roundtrips')).toBe('1')
+    expect(returning.headers.get('x-db-ops')).toBe('getDocument=1')
+  })
+
+  test('records the visit once on a new day', async () => {
+    await callAction(t.url, 'user', 'login', {}, 'o-back')
+    t.cloud.store.modify('users', { query: { _id: 'o-back' }, data: { $set: { lastSeenDay: '2020-01-01' } }, multi: false, merge: true, upsert: false })
+    const reply = await callGateway(t.url, 'user', { action: 'login' }, { openid: 'o-back' })
+    expect(reply.headers.get('x-db-ops')).toBe('getDocument=1,modifyDocument=1')
+    expect(storedUser('o-back')?.lastSeenDay).toBe(shanghaiToday())
+    expect(storedUser('o-back')?.firstSeenDay).toBe(shanghaiToday())
+  })
+
+  test('concurrent first logins create exactly one user and exactly one isNew', async () => {
+    const replies = await Promise.all(Array.from({ length: 20 }, () => callAction<Login>(t.url, 'user', 'login', {}, 'o-race')))
+    expect(replies.every((r) => r.ok)).toBe(true)
+    expect(replies.filter((r) => r.ok && r.data.isNew)).toHaveLength(1)
+    expect(t.cloud.store.count('users', { openid: 'o-race' })).toBe(1)
+  })
+
+  test('refuses a call without a platform identity and writes nothing', async () => {
+    const before = t.cloud.store.count('users', {})
+    const reply = await callAction(t.url, 'user', 'login', {})
+    expect(reply).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } })
+    expect(t.cloud.store.count('users', {})).toBe(before)
+  })
+
+  test('never takes identity from the payload', async () => {
+    const injected = await callAction(t.url, 'user', 'login', { openid: 'o-evil' }, 'o-real')
+    expect(injected).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } })
+    const spoofed = await callGateway<{ result: { ok: boolean; data: Login } }>(
+      t.url,
+      'user',
+      { action: 'login', userInfo: { openId: 'o-evil', appId: 'wx-evil' } },
+      { openid: 'o-real' },
+    )
+    expect(spoofed.body.result.data.user.openid).toBe('o-real')
+    expect(storedUser('o-evil')).toBeUndefined()
+  })
+})
+
+describe('profile', () => {
+  beforeAll(async () => {
+    await callAction(t.url, 'user', 'login', {}, 'o-bob')
+  })
+
+  test('reads the caller profile; a caller who never logged in gets NOT_FOUND', async () => {
+    expect(await callAction(t.url, 'user', 'profile', {}, 'o-bob')).toMatchObject({ ok: true, data: { openid: 'o-bob' } })
+    expect(await callAction(t.url, 'user', 'profile', {}, 'o-nobody')).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
+  })
+
+  test('updates nickname (trimmed, content-checked) and avatar', async () => {
+    const reply = await callAction(t.url, 'user', 'updateProfile', { nickname: '  小鲍  ', avatarUrl: 'cloud://local.bucket/avatars/o-bob.png' }, 'o-bob')
+    expect(reply).toMatchObject({ ok: true, data: { nickname: '小鲍', avatarUrl: 'cloud://local.bucket/avatars/o-bob.png' } })
+    expect(storedUser('o-bob')).toMatchObject({ nickname: '小鲍', avatarUrl: 'cloud://local.bucket/avatars/o-bob.png' })
+    const calls = await fetch(`${t.url}/_/invocations?fn=user&limit=1`).then((r) => r.json() as Promise<{ invocations: { openapi: Record<string, number> }[] }>)
+    expect(calls.invocations[0]?.openapi).toEqual({ 'security.msgSecCheck': 1 })
+  })
+
+  test.each([
+    ['a nickname over 20 characters', { nickname: '一二三四五六七八九十一二三四五六七八九十一' }, 'nickname'],
+    ['an empty nickname', { nickname: '   ' }, 'nickname'],
+    ['an http avatar', { avatarUrl: 'http://example.com/a.png' }, 'avatarUrl'],
+    ['an operator instead of a string', { nickname: { $ne: null } }, 'nickname'],
+    ['an unknown field', { nickname: 'ok', role: 'admin' }, ''],
+    ['nothing to update', {}, ''],
+  ])('rejects %s with INVALID_INPUT and changes nothing', async (_name, data, path) => {
+    const before = storedUser('o-bob')
+    const reply = await callAction(t.url, 'user', 'updateProfile', data, 'o-bob')
+    expect(reply.ok).toBe(false)
+    if (reply.ok) return
+    expect(reply.error.code).toBe('INVALID_INPUT')
+    expect(reply.error.issues?.map((i) => i.path)).toContain(path)
+    expect(storedUser('o-bob')).toEqual(before)
+  })
+
+  test('explains a nickname refused by the content check and keeps the old one', async () => {
+    const before = storedUser('o-bob')
+    const reply = await callAction(t.url, 'user', 'updateProfile', { nickname: '违禁测试词' }, 'o-bob')
+    expect(reply).toMatchObject({ ok: false, error: { code: 'CONTENT_REJECTED' } })
+    expect(storedUser('o-bob')).toEqual(before)
+  })
+})
+
+describe('router', () => {
+  test.each([
+    ['an unknown action', { action: 'drop' }, 'UNKNOWN_ACTION'],
+    ['a missing action', { data: {} }, 'INVALID_REQUEST'],
+    ['a non-string action', { action: { $ne: null } }, 'INVALID_REQUEST'],
+    ['data that is not an object', { action: 'login', data: 'x' }, 'INVALID_INPUT'],
+  ])('answers %s with a typed error', async (_name, event, code) => {
+    const reply = await callGateway<{ result: { ok: boolean; error: { code: string } } }>(t.url, 'user', event, { openid: 'o-router' })
+    expect(reply.status).toBe(200)
+    expect(reply.body.result).toMatchObject({ ok: false, error: { code } })
+    expect(storedUser('o-router')).toBeUndefined()
+  })
+})
