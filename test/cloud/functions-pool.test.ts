@@ -131,6 +131,16 @@ describe('cold and warm starts', () => {
     expect(reply.headers.get('x-cold-start')).toBe('1')
     expect(reply.body.result.pid).not.toBe(warm)
   })
+
+  test('POST /_/recycle/<fn> replaces the workers: the next call is cold, in a new process', async () => {
+    const before = await callGateway<{ result: { pid: number } }>(t.url, 'echo', {})
+    const recycled = await fetch(`${t.url}/_/recycle/echo`, { method: 'POST' })
+    expect(recycled.status).toBe(200)
+    const after = await callGateway<{ result: { pid: number } }>(t.url, 'echo', {})
+    expect(after.headers.get('x-cold-start')).toBe('1')
+    expect(after.body.result.pid).not.toBe(before.body.result.pid)
+    expect((await fetch(`${t.url}/_/recycle/nope`, { method: 'POST' })).status).toBe(404)
+  })
 })
 
 describe('failures', () => {
