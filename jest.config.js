@@ -9,5 +9,13 @@ module.exports = {
       testMatch: ['<rootDir>/test/cloud/**/*.test.ts'],
       transform: { '^.+\\.ts$': swc },
     },
+    {
+      displayName: 'miniprogram',
+      testEnvironment: 'jsdom',
+      testMatch: ['<rootDir>/test/miniprogram/**/*.test.ts'],
+      // TDesign's dist (in miniprogram_npm) is ES modules: it goes through the same transform.
+      transform: { '^.+\\.(ts|js)$': swc },
+      transformIgnorePatterns: ['/node_modules/(?!tdesign-miniprogram|tslib)'],
+    },
   ],
 }

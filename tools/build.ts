@@ -2,7 +2,8 @@
  * Bundles every cloud function (cloudfunctions/<name>/index.ts plus the shared code it imports) into
  * cloudfunctions/<name>/index.js, the folder WeChat DevTools or the CLI deploys as is, with
  * wx-server-sdk left external (the cloud installs it from the function's package.json).
- * Also bundles the local cloud's worker harness. Run by `npm install` (postinstall) and `npm test`.
+ * Also bundles the local cloud's worker harness, and prepares the mini-program (TDesign built into
+ * miniprogram_npm, icon rules pruned). Run by `npm install` (postinstall) and `npm test`.
  *
  *   tsx tools/build.ts            build once
  *   tsx tools/build.ts --watch    rebuild on change
@@ -11,10 +12,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
+import { prepareMiniprogram } from './miniprogram/prepare'
+import { FUNCTIONS_DIR, ROOT, WORKER_BUNDLE } from './paths'
 
-export const ROOT = path.resolve(__dirname, '..')
-export const FUNCTIONS_DIR = path.join(ROOT, 'cloudfunctions')
-export const WORKER_BUNDLE = path.join(ROOT, 'tools/local-cloud/.build/worker.js')
 
 /** WeChat Cloud's oldest supported runtime is Node.js 16; the bundles must run there. */
 const FUNCTION_TARGET = 'node16'
@@ -106,10 +106,14 @@ if (require.main === module) {
   buildAll()
     .then(async ({ functions, ms }) => {
       console.log(`built ${functions.length} cloud functions (${functions.join(', ')}) and the local-cloud worker in ${ms} ms`)
+      console.log(await prepareMiniprogram())
       if (values.watch) {
         await watchFunctions((names) => console.log(`rebuilt ${names.join(', ')}`))
         console.log('watching cloudfunctions/ for changes')
+        return
       }
+      // miniprogram-ci keeps handles open after packing npm.
+      process.exit(0)
     })
     .catch((err: unknown) => {
       console.error(err instanceof Error ? err.message : err)

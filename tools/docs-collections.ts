@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { collections, type CollectionSpec } from '../cloudfunctions/_shared/collections'
-import { ROOT } from './build'
+import { ROOT } from './paths'
 
 export const COLLECTIONS_DOC = path.join(ROOT, 'docs/collections.md')
 

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { ROOT } from '../build'
+import { ROOT } from '../paths'
 
 interface Invocation {
   fn: string

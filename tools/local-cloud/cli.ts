@@ -7,7 +7,9 @@
 import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { buildAll, ROOT } from '../build'
+import { buildAll } from '../build'
+import { prepareMiniprogram } from '../miniprogram/prepare'
+import { ROOT } from '../paths'
 import { DEFAULT_APPID, DEFAULT_ENV, DEFAULT_PORT, LocalCloud } from './cloud'
 import { seedDemo } from './seed'
 
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
   if (values.reset) rmSync(dataDir, { recursive: true, force: true })
 
   const build = await buildAll()
+  const miniprogram = await prepareMiniprogram()
   const cloud = await LocalCloud.start({
     port,
     host: values.host,
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
       `  gateway    POST ${cloud.url}/functions/<name>   body: {"action": "...", "data": {...}}   caller: header x-wx-openid`,
       `  functions  ${fns.map((f) => `${f.name} (${f.timeoutMs / 1000}s${f.triggers.length ? `, timers: ${f.triggers.map((t) => t.name).join(',')}` : ''})`).join(', ')}`,
       `             built in ${build.ms} ms, up to ${workers} workers each, rebuilt on change`,
+      `  miniprogram ${miniprogram}`,
       `  seed       ${seeded.guides + seeded.categories > 0 ? `loaded ${seeded.guides} guides and ${seeded.categories} categories` : 'database already has data (or --no-seed)'}`,
       `  inspect    ${cloud.url}/_/stats   ${cloud.url}/_/invocations`,
       '',

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { ROOT } from '../build'
+import { ROOT } from '../paths'
 import type { DocumentStore } from './db/store'
 
 export const SEED_FILE = path.join(ROOT, 'tools/seed/guides.json')

@@ -1,0 +1,21 @@
+/**
+ * One typed call per function action. Reads and idempotent writes retry; a view-counting read
+ * (content.detail) does not, so a lost reply never counts a view twice.
+ */
+import { call } from './cloud'
+import type { Input } from './cloud'
+
+const SAFE = { retries: 2 }
+
+export const api = {
+  user: {
+    login: () => call('user', 'login', {}, SAFE),
+    profile: () => call('user', 'profile', {}, SAFE),
+    updateProfile: (input: Input<'user', 'updateProfile'>) => call('user', 'updateProfile', input, SAFE),
+  },
+  content: {
+    categories: () => call('content', 'categories', {}, SAFE),
+    list: (input: Input<'content', 'list'>) => call('content', 'list', input, SAFE),
+    detail: (input: Input<'content', 'detail'>) => call('content', 'detail', input),
+  },
+}

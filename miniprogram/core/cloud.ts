@@ -1,0 +1,201 @@
+/**
+ * The typed cloud client: one `call(fn, action, data)` whose input and output types come from the
+ * functions' own contracts (cloudfunctions/<fn>/api.ts), two transports (wx.cloud.callFunction,
+ * or HTTP to the local cloud's gateway), a timeout, retries with backoff for safe calls, and one
+ * error type pages can switch on.
+ */
+import type { ErrorCode, Result } from '../../cloudfunctions/_shared/contract'
+import type { ContentApi } from '../../cloudfunctions/content/api'
+import type { UserApi } from '../../cloudfunctions/user/api'
+import { type AppConfig, config as defaults } from '../config'
+
+export interface Apis {
+  user: UserApi
+  content: ContentApi
+}
+export type FunctionName = keyof Apis
+export type ActionName<F extends FunctionName> = keyof Apis[F] & string
+type Entry<F extends FunctionName, A extends ActionName<F>> = Apis[F][A]
+export type Input<F extends FunctionName, A extends ActionName<F>> = Entry<F, A> extends { input: infer I } ? I : never
+export type Output<F extends FunctionName, A extends ActionName<F>> = Entry<F, A> extends { output: infer O } ? O : never
+
+/** A function's own error codes, plus what can go wrong on the way. */
+export type CloudErrorCode = ErrorCode | 'NETWORK' | 'TIMEOUT' | 'FUNCTION_FAILED' | 'BAD_RESPONSE'
+
+export class CloudError extends Error {
+  constructor(
+    readonly code: CloudErrorCode,
+    message: string,
+    /** Worth trying again: the call may not have reached the function, or failed on the way back. */
+    readonly retriable: boolean,
+  ) {
+    super(message)
+    this.name = 'CloudError'
+  }
+}
+
+export interface CallOptions {
+  /** Extra attempts for a failure that is retriable. Only for calls safe to repeat. */
+  retries?: number
+  timeoutMs?: number
+}
+
+type Transport = (fn: string, event: { action: string; data: unknown }, timeoutMs: number) => Promise<unknown>
+
+let settings: AppConfig & { retryBaseMs: number } = { ...defaults, retryBaseMs: 400 }
+
+/** Overrides the configuration (tests point it at a local cloud; nothing else needs to). */
+export function configureCloud(overrides: Partial<AppConfig & { retryBaseMs: number }>): void {
+  settings = { ...settings, ...overrides }
+}
+
+/** `local` unless this is a release build, which must never call a developer's laptop. */
+export function cloudMode(): AppConfig['mode'] {
+  if (settings.mode === 'local') {
+    try {
+      if (wx.getAccountInfoSync().miniProgram.envVersion === 'release') return 'cloud'
+    } catch {
+      // not available (tests, old base libraries): keep the configured mode
+    }
+  }
+  return settings.mode
+}
+
+/** Call once at launch. */
+export function initCloud(): void {
+  if (cloudMode() === 'cloud') wx.cloud.init({ env: settings.cloudEnv, traceUser: true })
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null
+}
+
+function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CloudError('TIMEOUT', `No answer within ${ms} ms`, true)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
+    )
+  })
+}
+
+const LOCAL_OPENID_KEY = 'local-cloud:openid'
+
+/** In local mode there is no WeChat identity: each device gets a stable development openid. */
+export function localOpenid(): string {
+  let openid = ''
+  try {
+    openid = wx.getStorageSync(LOCAL_OPENID_KEY) as string
+  } catch {
+    // unreadable storage: make a new one
+  }
+  if (typeof openid !== 'string' || !/^dev-[a-z0-9]{12}$/.test(openid)) {
+    openid = `dev-${Math.random().toString(36).slice(2, 8)}${Date.now().toString(36).slice(-6)}`.padEnd(16, '0').slice(0, 16)
+    try {
+      wx.setStorageSync(LOCAL_OPENID_KEY, openid)
+    } catch {
+      // keep it for this session only
+    }
+  }
+  return openid
+}
+
+const viaCloud: Transport = (fn, event, timeoutMs) =>
+  timeout(
+    new Promise((resolve, reject) => {
+      wx.cloud.callFunction({
+        name: fn,
+        data: event,
+        success: (res) => resolve(res.result),
+        fail: (err: { errCode?: number; errMsg?: string }) => {
+          const text = err.errMsg ?? 'cloud.callFunction failed'
+          reject(new CloudError(/network|timeout/i.test(text) ? 'NETWORK' : 'FUNCTION_FAILED', text, true))
+        },
+      })
+    }),
+    timeoutMs,
+  )
+
+const viaLocalCloud: Transport = (fn, event, timeoutMs) =>
+  new Promise((resolve, reject) => {
+    wx.request({
+      url: `${settings.localCloudUrl}/functions/${fn}`,
+      method: 'POST',
+      data: event,
+      timeout: timeoutMs,
+      header: { 'content-type': 'application/json', 'x-wx-openid': localOpenid() },
+      success: (res) => {
+        const body = res.data
+        if (res.statusCode === 200 && isRecord(body) && 'result' in body) {
+          resolve(body.result)
+          return
+        }
+        const error = isRecord(body) && isRecord(body.error) ? body.error : {}
+        const message = typeof error.message === 'string' ? error.message : `HTTP ${res.statusCode}`
+        reject(new CloudError(res.statusCode === 504 ? 'TIMEOUT' : 'FUNCTION_FAILED', message, res.statusCode >= 500))
+      },
+      fail: (err) => reject(new CloudError(/timeout/i.test(err.errMsg) ? 'TIMEOUT' : 'NETWORK', err.errMsg, true)),
+    })
+  })
+
+function unwrap<T>(result: unknown): T {
+  if (!isRecord(result) || typeof result.ok !== 'boolean') {
+    throw new CloudError('BAD_RESPONSE', 'The function returned something that is not a Result', false)
+  }
+  const typed = result as Result<T>
+  if (typed.ok) return typed.data
+  throw new CloudError(typed.error.code, typed.error.message, typed.error.code === 'INTERNAL')
+}
+
+function toCloudError(err: unknown): CloudError {
+  if (err instanceof CloudError) return err
+  return new CloudError('NETWORK', err instanceof Error ? err.message : String(err), true)
+}
+
+/** Full-jitter exponential backoff: a random wait in [0, base * 2^attempt], capped at 5 s. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(5000, settings.retryBaseMs * 2 ** attempt)
+}
+
+export async function call<F extends FunctionName, A extends ActionName<F>>(
+  fn: F,
+  action: A,
+  data: Input<F, A>,
+  options: CallOptions = {},
+): Promise<Output<F, A>> {
+  const transport = cloudMode() === 'cloud' ? viaCloud : viaLocalCloud
+  const retries = options.retries ?? 0
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return unwrap<Output<F, A>>(await transport(fn, { action, data }, options.timeoutMs ?? settings.timeoutMs))
+    } catch (err) {
+      const error = toCloudError(err)
+      if (!error.retriable || attempt >= retries) throw error
+      await new Promise((resolve) => setTimeout(resolve, backoff(attempt)))
+    }
+  }
+}
+
+const MESSAGES: Partial<Record<CloudErrorCode, string>> = {
+  NETWORK: '网络不太给力，请检查网络后重试',
+  TIMEOUT: '请求超时了，请稍后重试',
+  NOT_FOUND: '内容不存在或已下线',
+  UNAUTHENTICATED: '请先登录后再试',
+  FORBIDDEN: '没有权限进行这个操作',
+  RATE_LIMITED: '操作太频繁了，请稍后再试',
+  INVALID_INPUT: '提交的内容有误，请检查后重试',
+}
+
+/** A short Chinese sentence for the user. Functions word CONTENT_REJECTED messages for users themselves. */
+export function describeError(err: unknown): string {
+  const error = toCloudError(err)
+  if (error.code === 'CONTENT_REJECTED') return error.message
+  return MESSAGES[error.code] ?? '服务开小差了，请稍后重试'
+}

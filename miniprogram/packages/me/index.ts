@@ -1,0 +1,89 @@
+/**
+ * Me: the user's profile (from the `user` function: created on first launch, first-seen day),
+ * the nickname editor (WeChat's nickname input, checked by the content-security API in the cloud),
+ * and the entries to the rest of the app.
+ */
+import type { UserProfile } from '../../../cloudfunctions/user/api'
+import { api } from '../../core/api'
+import { describeError } from '../../core/cloud'
+import { formatDay } from '../../core/format'
+import { currentUser, setCurrentUser } from '../../core/session'
+
+/** Entries to the app's features. Features added later register their pages here. */
+export interface Entry {
+  title: string
+  note?: string
+  url: string
+}
+
+export const ENTRIES: Entry[] = [{ title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' }]
+
+function view(user: UserProfile) {
+  const name = user.nickname || '微信用户'
+  return {
+    user,
+    name,
+    initial: name.slice(0, 1),
+    sinceText: `${formatDay(user.firstSeenAt)}加入`,
+    draft: user.nickname,
+  }
+}
+
+Component({
+  data: {
+    status: 'loading' as 'loading' | 'ready' | 'error',
+    errorText: '',
+    user: null as UserProfile | null,
+    name: '',
+    initial: '',
+    sinceText: '',
+    draft: '',
+    saving: false,
+    entries: ENTRIES,
+    skeleton: [{ type: 'circle', size: '112rpx' }, { width: '50%' }, { width: '30%' }],
+  },
+
+  methods: {
+    onLoad() {
+      this.load()
+    },
+
+    async load() {
+      this.setData({ status: 'loading' })
+      try {
+        this.setData({ status: 'ready', ...view(await currentUser()) })
+      } catch (err) {
+        this.setData({ status: 'error', errorText: describeError(err) })
+      }
+    },
+
+    onNicknameInput(e: WechatMiniprogram.CustomEvent<{ value: string }>) {
+      this.setData({ draft: e.detail.value })
+    },
+
+    async saveNickname() {
+      const nickname = this.data.draft.trim()
+      if (!nickname || nickname === this.data.user?.nickname || this.data.saving) return
+      if (nickname.length > 20) {
+        wx.showToast({ title: '昵称最多 20 个字', icon: 'none' })
+        return
+      }
+      this.setData({ saving: true })
+      try {
+        const user = await api.user.updateProfile({ nickname })
+        setCurrentUser(user)
+        this.setData({ saving: false, ...view(user) })
+        wx.showToast({ title: '已保存', icon: 'success' })
+      } catch (err) {
+        this.setData({ saving: false })
+        wx.showToast({ title: describeError(err), icon: 'none' })
+      }
+    },
+
+    openEntry(e: WechatMiniprogram.BaseEvent<Record<string, never>, { url: string }>) {
+      const url = e.currentTarget.dataset.url
+      if (url === '/pages/home/index') wx.reLaunch({ url })
+      else wx.navigateTo({ url })
+    },
+  },
+})

@@ -1,0 +1,160 @@
+/**
+ * Home, the first screen: what the app is for in one sentence, category tabs and the guides,
+ * newest first, paged by cursor. A repeat visit renders at once from storage while fresh data
+ * loads; pull down to refresh; every failure shows a retry.
+ */
+import type { Category, GuideSummary } from '../../../cloudfunctions/content/api'
+import { api } from '../../core/api'
+import { type CachePolicy, swr, writeCache } from '../../core/cache'
+import { describeError } from '../../core/cloud'
+import { formatCount } from '../../core/format'
+
+const ALL = 'all'
+const PAGE_SIZE = 10
+
+interface Card extends GuideSummary {
+  viewsText: string
+}
+
+interface FirstPage {
+  items: GuideSummary[]
+  nextCursor: string | null
+}
+
+function isCategories(data: unknown): data is Category[] {
+  return Array.isArray(data) && data.every((c) => typeof c?.id === 'string' && typeof c?.name === 'string')
+}
+
+function isFirstPage(data: unknown): data is FirstPage {
+  const page = data as FirstPage | null
+  return (
+    typeof page === 'object' && page !== null && Array.isArray(page.items) &&
+    (page.nextCursor === null || typeof page.nextCursor === 'string') &&
+    page.items.every((g) => typeof g?.id === 'string' && typeof g?.title === 'string' && Array.isArray(g?.tags))
+  )
+}
+
+const CATEGORIES_POLICY: CachePolicy<Category[]> = { freshMs: 6 * 3600_000, staleMs: 30 * 86400_000, isValid: isCategories }
+const PAGE_POLICY: CachePolicy<FirstPage> = { freshMs: 60_000, staleMs: 7 * 86400_000, isValid: isFirstPage }
+
+const toCards = (items: GuideSummary[]): Card[] => items.map((g) => ({ ...g, viewsText: formatCount(g.views) }))
+
+Component({
+  options: { pureDataPattern: /^_/ },
+
+  data: {
+    tagline: '每天 3 分钟，学一个马上用得上的生活技巧',
+    tabs: [{ id: ALL, name: '全部' }] as Category[],
+    active: ALL,
+    items: [] as Card[],
+    /** loading: first page pending; ready; empty; error: first page failed. */
+    status: 'loading' as 'loading' | 'ready' | 'empty' | 'error',
+    errorText: '',
+    /** The footer: idle (more to load), loading, done (no more), error (retry). */
+    more: 'idle' as 'idle' | 'loading' | 'done' | 'error',
+    skeleton: [{ width: '60%', height: '36rpx' }, { width: '100%' }, { width: '40%' }],
+    /** Cursor of the next page (pure data: never rendered). */
+    _cursor: null as string | null,
+  },
+
+  methods: {
+    onLoad() {
+      this.loadCategories()
+      this.loadFirstPage(false)
+    },
+
+    onPullDownRefresh() {
+      Promise.all([this.loadCategories(true), this.loadFirstPage(true)]).finally(() => wx.stopPullDownRefresh())
+    },
+
+    onReachBottom() {
+      this.loadMore()
+    },
+
+    onShareAppMessage() {
+      return { title: `实用指南｜${this.data.tagline}`, path: '/pages/home/index' }
+    },
+
+    async loadCategories(force = false) {
+      const apply = (categories: Category[]) => this.setData({ tabs: [{ id: ALL, name: '全部' }, ...categories] })
+      try {
+        if (force) {
+          const { items } = await api.content.categories()
+          writeCache('categories', items)
+          apply(items)
+          return
+        }
+        const { data } = await swr('categories', CATEGORIES_POLICY, async () => (await api.content.categories()).items, apply)
+        apply(data)
+      } catch {
+        // Tabs are a shortcut: "全部" still works without them, and pull-to-refresh tries again.
+      }
+    },
+
+    /** First page of the active tab; from cache when possible unless forced. */
+    async loadFirstPage(force: boolean) {
+      const category = this.data.active
+      const key = `guides:${category}`
+      const fetch = () => api.content.list({ limit: PAGE_SIZE, ...(category === ALL ? {} : { category }) })
+      const apply = (page: FirstPage) => {
+        if (this.data.active !== category) return // the user switched tabs meanwhile
+        this.setData({
+          _cursor: page.nextCursor,
+          items: toCards(page.items),
+          status: page.items.length > 0 ? 'ready' : 'empty',
+          more: page.nextCursor ? 'idle' : 'done',
+        })
+      }
+      if (this.data.items.length === 0) this.setData({ status: 'loading' })
+      try {
+        if (force) {
+          const page = await fetch()
+          writeCache(key, page)
+          apply(page)
+          return
+        }
+        const { data } = await swr(key, PAGE_POLICY, fetch, apply)
+        apply(data)
+      } catch (err) {
+        if (this.data.active !== category) return
+        if (force && this.data.items.length > 0) {
+          wx.showToast({ title: describeError(err), icon: 'none' })
+          return
+        }
+        this.setData({ status: 'error', errorText: describeError(err) })
+      }
+    },
+
+    async loadMore() {
+      const cursor = this.data._cursor
+      if (this.data.status !== 'ready' || this.data.more === 'loading' || this.data.more === 'done' || !cursor) return
+      const category = this.data.active
+      this.setData({ more: 'loading' })
+      try {
+        const page = await api.content.list({ limit: PAGE_SIZE, cursor, ...(category === ALL ? {} : { category }) })
+        if (this.data.active !== category) return
+        this.setData({ _cursor: page.nextCursor, items: [...this.data.items, ...toCards(page.items)], more: page.nextCursor ? 'idle' : 'done' })
+      } catch {
+        if (this.data.active === category) this.setData({ more: 'error' })
+      }
+    },
+
+    onTabChange(e: WechatMiniprogram.CustomEvent<{ value: string }>) {
+      if (e.detail.value === this.data.active) return
+      this.setData({ active: e.detail.value, items: [], more: 'idle', _cursor: null })
+      this.loadFirstPage(false)
+    },
+
+    retry() {
+      this.loadFirstPage(true)
+    },
+
+    openGuide(e: WechatMiniprogram.BaseEvent<Record<string, never>, { id: string }>) {
+      wx.navigateTo({ url: `/packages/guide/detail/index?id=${e.currentTarget.dataset.id}` })
+    },
+
+    openMe() {
+      wx.navigateTo({ url: '/packages/me/index' })
+    },
+  },
+})

@@ -1,0 +1,141 @@
+/**
+ * Renders a real page of the mini-program with miniprogram-simulate, using WeChat's official WXML
+ * compiler (wcc) and the real TDesign components from miniprogram_npm, with a fake `wx` whose
+ * `request` performs real HTTP. Pages are built with `Component()`, which is what lets simulate load
+ * them; the page lifecycle (onLoad, onPullDownRefresh, onReachBottom...) is driven by the test.
+ */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { createWx, type FakeWx } from './wx'
+
+export const MP_ROOT = path.resolve(__dirname, '../../../miniprogram')
+
+// Minimal typings for what tests use of miniprogram-simulate's component wrapper.
+export interface SimWrapper {
+  dom: HTMLElement
+  instance: Record<string, any> & { data: Record<string, any>; setData(data: Record<string, unknown>): void }
+  data: Record<string, any>
+  querySelector(selector: string): SimWrapper | undefined
+  querySelectorAll(selector: string): SimWrapper[]
+  dispatchEvent(name: string, detail?: Record<string, unknown>): void
+  triggerLifeTime(name: string): void
+  triggerPageLifeTime(name: string, ...args: unknown[]): void
+  attach(parent: HTMLElement): void
+  detach(): void
+}
+
+interface Simulate {
+  load(componentPath: string, options: Record<string, unknown>): string
+  render(id: string, properties?: Record<string, unknown>): SimWrapper
+  sleep(ms?: number): Promise<void>
+}
+
+export interface MountOptions {
+  /** Page query, passed to the page as properties and to onLoad. */
+  query?: Record<string, string>
+  /** Reuse a fake wx (its storage), e.g. to render a repeat visit. */
+  fake?: FakeWx
+  /** Local cloud gateway the page's client calls. */
+  cloudUrl: string
+  timeoutMs?: number
+  /** How many pages getCurrentPages() reports (1 = this page was opened directly). */
+  stackDepth?: number
+}
+
+export interface Mounted {
+  /** The cloud client module the page uses (to re-point it, e.g. after a simulated outage). */
+  cloud: typeof import('../../../miniprogram/core/cloud')
+  comp: SimWrapper
+  page: SimWrapper['instance']
+  fake: FakeWx
+  /** Visible text of the page, whitespace collapsed. */
+  text(): string
+  $(selector: string): SimWrapper | undefined
+  $$(selector: string): SimWrapper[]
+  /**
+   * DOM elements by class, anywhere in the page including inside TDesign components (which use
+   * virtualHost, so their inner nodes are reachable in the DOM but not as component wrappers).
+   * `card` matches the page's own `.card` and TDesign's `.t-tabs__item` alike (simulate prefixes classes).
+   */
+  find(className: string): Element[]
+  /** Taps a DOM element the way WeChat would: a `tap` event that bubbles through the component tree. */
+  tap(target: Element | SimWrapper): Promise<void>
+  /** Waits until `condition` holds, re-checking as the page updates; throws with the page text on timeout. */
+  waitFor(condition: () => boolean, what: string, timeoutMs?: number): Promise<void>
+  unmount(): void
+}
+
+/** npm-style `usingComponents` (tdesign-miniprogram/...) resolve from miniprogram_npm, as the compiler resolves them. */
+function npmComponents(jsonPath: string): Record<string, string> {
+  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { usingComponents?: Record<string, string> }
+  const map: Record<string, string> = {}
+  for (const [tag, target] of Object.entries(json.usingComponents ?? {})) {
+    if (!target.startsWith('.') && !target.startsWith('/')) map[tag] = `/miniprogram_npm/${target}`
+  }
+  return map
+}
+
+export async function mountPage(pagePath: string, options: MountOptions): Promise<Mounted> {
+  // Every load evaluates page and component modules afresh (they call Component() when required).
+  jest.resetModules()
+  const fake = options.fake ?? createWx()
+  const g = globalThis as Record<string, unknown>
+  g.wx = fake.wx
+  g.getApp = () => ({})
+  g.getCurrentPages = () => Array.from({ length: options.stackDepth ?? 2 }, () => ({}))
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const simulate = require('miniprogram-simulate') as Simulate
+  const register = g.Component as (options: { behaviors?: unknown[] }) => void
+  // A built-in behavior simulate does not know; the components that ask for it render without it.
+  g.Component = (definition: { behaviors?: unknown[] }) =>
+    register({ ...definition, behaviors: (definition.behaviors ?? []).filter((b) => b !== 'wx://proxy-scroll-view') })
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cloud = require(path.join(MP_ROOT, 'core/cloud')) as typeof import('../../../miniprogram/core/cloud')
+  cloud.configureCloud({ mode: 'local', localCloudUrl: options.cloudUrl, retryBaseMs: 5, timeoutMs: options.timeoutMs ?? 3000 })
+
+  const full = path.join(MP_ROOT, pagePath)
+  const id = simulate.load(full, { rootPath: MP_ROOT, compiler: 'official', usingComponents: npmComponents(`${full}.json`) })
+  const comp = simulate.render(id, options.query ?? {})
+  const parent = document.createElement('parent-wrapper')
+  document.body.appendChild(parent)
+  comp.attach(parent)
+  const page = comp.instance
+  ;(page.onLoad as ((query: Record<string, string>) => void) | undefined)?.call(page, options.query ?? {})
+
+  const text = () => comp.dom.textContent?.replace(/\s+/g, ' ').trim() ?? ''
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exparser = require('miniprogram-exparser') as {
+    Event: { dispatchEvent(node: unknown, event: unknown): void; create(name: string, detail: unknown, options: unknown): unknown }
+  }
+  const find = (className: string) =>
+    [...comp.dom.querySelectorAll('*')].filter((el) => [...el.classList].some((c) => c === className || c.endsWith(`--${className}`)))
+  return {
+    cloud,
+    comp,
+    page,
+    fake,
+    text,
+    $: (selector) => comp.querySelector(selector),
+    $$: (selector) => comp.querySelectorAll(selector),
+    find,
+    async tap(target) {
+      const el = target instanceof Element ? target : target.dom
+      const node = (el as Element & { __wxElement?: unknown }).__wxElement
+      if (!node) throw new Error('not a rendered mini-program node')
+      exparser.Event.dispatchEvent(node, exparser.Event.create('tap', {}, { bubbles: true, composed: true, capturePhase: true, extraFields: { touches: {}, changedTouches: {} } }))
+      await simulate.sleep(0)
+    },
+    async waitFor(condition, what, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; page text: "${text().slice(0, 300)}"`)
+        await simulate.sleep(10)
+      }
+    },
+    unmount() {
+      comp.detach()
+      parent.remove()
+    },
+  }
+}

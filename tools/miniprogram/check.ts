@@ -1,0 +1,34 @@
+/**
+ * `npm run check:miniprogram`, part of `npm test`: every .wxml through wcc, the whole project
+ * through the official compiler, and the package-size budget on its output.
+ */
+import { compile } from './ci'
+import { readAppJson } from './project'
+import { formatReport, measure, overBudget } from './size'
+import { checkWxml, listWxml } from './wxml'
+
+async function main(): Promise<number> {
+  const files = listWxml()
+  const wxml = checkWxml(files)
+  for (const p of wxml) console.error(`wxml: ${p.file}: ${p.message}`)
+  console.log(`wcc: ${files.length - wxml.length}/${files.length} .wxml files compile`)
+
+  const started = Date.now()
+  const output = await compile()
+  console.log(`miniprogram-ci: compiled ${output.size} files in ${Date.now() - started} ms`)
+  const report = measure(output, readAppJson())
+  console.log(formatReport(report))
+  const budget = overBudget(report)
+  for (const line of budget) console.error(`size budget: ${line}`)
+  return wxml.length + budget.length === 0 ? 0 : 1
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // miniprogram-ci reports app.json, page and component errors as exceptions with a path.
+    const e = err as { message?: string; path?: string }
+    console.error(`miniprogram-ci: ${e.path ? `${e.path}: ` : ''}${e.message ?? String(err)}`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,93 @@
+/**
+ * miniprogram-ci, the compiler extracted from WeChat DevTools, used offline: `packNpm` builds
+ * miniprogram_npm (what DevTools' "构建 npm" does) and `compile` compiles the whole project with the
+ * official toolchain. It catches broken app.json, missing pages and missing components.
+ *
+ * miniprogram-ci leaves handles open and prints its own logs: callers run it in a process they end
+ * with process.exit(), and it works in a scratch directory because it leaves an empty folder behind.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { ROOT } from '../paths'
+import { MINIPROGRAM_ROOT, NPM_DIST } from './project'
+
+type Ci = typeof import('miniprogram-ci')
+
+let ci: Ci | undefined
+function loadCi(): Ci {
+  // Loaded lazily: requiring it costs about a second and prints log lines.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ci ??= require('miniprogram-ci') as Ci
+  return ci
+}
+
+/** Records which dependency versions miniprogram_npm was built from (kept outside the mini-program). */
+const STAMP = path.join(ROOT, 'node_modules/.cache/miniprogram-npm.json')
+
+/** The installed version of every mini-program dependency (package.json `dependencies`). */
+function dependencyVersions(): string {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+  const versions: Record<string, string | null> = {}
+  for (const name of Object.keys(pkg.dependencies ?? {}).sort()) {
+    const file = path.join(ROOT, 'node_modules', name, 'package.json')
+    versions[name] = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? null) : null
+  }
+  return JSON.stringify(versions)
+}
+
+/** Builds miniprogram/miniprogram_npm from package.json dependencies, unless it is already current. */
+export async function packNpm(force = false): Promise<{ built: boolean; packages: number; warnings: string[] }> {
+  const wanted = dependencyVersions()
+  const current = existsSync(STAMP) && existsSync(NPM_DIST) && readFileSync(STAMP, 'utf8') === wanted
+  if (!force && current) return { built: false, packages: 0, warnings: [] }
+  const result = await loadCi().packNpmManually({
+    packageJsonPath: path.join(ROOT, 'package.json'),
+    miniprogramNpmDistDir: MINIPROGRAM_ROOT,
+  })
+  mkdirSync(path.dirname(STAMP), { recursive: true })
+  writeFileSync(STAMP, wanted)
+  return {
+    built: true,
+    packages: result.miniProgramPackNum + result.otherNpmPackNum,
+    warnings: result.warnList.map((w) => `${w.jsPath ?? ''} ${w.msg ?? ''}`.trim()),
+  }
+}
+
+export interface CompileOptions {
+  /** Project folder (holds project.config.json); defaults to the repository. */
+  projectPath?: string
+  appid?: string
+}
+
+/** Compiles the project as DevTools does for an upload (ES6 transform, minified). Returns path → bytes. */
+export async function compile(options: CompileOptions = {}): Promise<Map<string, Buffer>> {
+  const ciModule = loadCi()
+  const projectPath = options.projectPath ?? ROOT
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'mp-compile-'))
+  const cwd = process.cwd()
+  process.chdir(scratch)
+  try {
+    const project = new ciModule.Project({
+      appid: options.appid ?? 'wx0000000000000000',
+      type: 'miniProgram',
+      projectPath,
+      // Compiling offline needs a key string; nothing is uploaded.
+      privateKey: 'offline-compile',
+      ignores: ['node_modules/**/*', 'cloudfunctions/**/*', 'tools/**/*', 'test/**/*', 'docs/**/*', '.cloud/**/*'],
+    })
+    project.attr = async () => ciModule.DefaultProjectAttr
+    const out = await ciModule.getCompiledResult({
+      project,
+      version: '0.0.0',
+      setting: { es6: true, minify: true, minifyJS: true, minifyWXML: true, minifyWXSS: true, autoPrefixWXSS: true },
+    })
+    const files = new Map<string, Buffer>()
+    for (const [file, content] of Object.entries(out)) {
+      files.set(file, typeof content === 'string' ? Buffer.from(content) : Buffer.from(content))
+    }
+    return files
+  } finally {
+    process.chdir(cwd)
+  }
+}
