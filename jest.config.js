@@ -4,9 +4,9 @@ const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es
 module.exports = {
   projects: [
     {
-      displayName: 'cloud',
+      displayName: 'node',
       testEnvironment: 'node',
-      testMatch: ['<rootDir>/test/cloud/**/*.test.ts'],
+      testMatch: ['<rootDir>/test/cloud/**/*.test.ts', '<rootDir>/test/tools/**/*.test.ts'],
       transform: { '^.+\\.ts$': swc },
     },
     {

@@ -5,6 +5,8 @@
  */
 const PREFIX = 'cache:'
 const VERSION = 1
+/** Tolerated difference between the clock that saved an entry and the clock reading it. */
+const CLOCK_SKEW_MS = 60_000
 
 interface Stored {
   v: number
@@ -36,7 +38,8 @@ export function readCache<T>(key: string, isValid: (data: unknown) => data is T)
   }
   if (entry === '' || entry === undefined || entry === null) return null
   const stored = entry as Partial<Stored>
-  if (stored.v !== VERSION || typeof stored.t !== 'number' || !isValid(stored.d)) {
+  // Saved "in the future" means the device clock was wrong then or is now: the age is unknown, so drop it.
+  if (stored.v !== VERSION || typeof stored.t !== 'number' || stored.t > Date.now() + CLOCK_SKEW_MS || !isValid(stored.d)) {
     removeCache(key)
     return null
   }

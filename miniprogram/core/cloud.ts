@@ -116,7 +116,9 @@ const viaCloud: Transport = (fn, event, timeoutMs) =>
         success: (res) => resolve(res.result),
         fail: (err: { errCode?: number; errMsg?: string }) => {
           const text = err.errMsg ?? 'cloud.callFunction failed'
-          reject(new CloudError(/network|timeout/i.test(text) ? 'NETWORK' : 'FUNCTION_FAILED', text, true))
+          // -504003: the function timed out on the cloud; other -50xxxx codes are the cloud's own failures.
+          const code = err.errCode === -504003 || /timeout|timed out/i.test(text) ? 'TIMEOUT' : /network|request:fail/i.test(text) ? 'NETWORK' : 'FUNCTION_FAILED'
+          reject(new CloudError(code, text, true))
         },
       })
     }),
@@ -145,13 +147,16 @@ const viaLocalCloud: Transport = (fn, event, timeoutMs) =>
     })
   })
 
+/** A failure must carry its error: `{ ok: false }` alone is a broken function, not a network problem. */
+function isResult<T>(value: unknown): value is Result<T> {
+  if (!isRecord(value)) return false
+  return value.ok === true || (value.ok === false && isRecord(value.error) && typeof value.error.code === 'string')
+}
+
 function unwrap<T>(result: unknown): T {
-  if (!isRecord(result) || typeof result.ok !== 'boolean') {
-    throw new CloudError('BAD_RESPONSE', 'The function returned something that is not a Result', false)
-  }
-  const typed = result as Result<T>
-  if (typed.ok) return typed.data
-  throw new CloudError(typed.error.code, typed.error.message, typed.error.code === 'INTERNAL')
+  if (!isResult<T>(result)) throw new CloudError('BAD_RESPONSE', 'The function returned something that is not a Result', false)
+  if (result.ok) return result.data
+  throw new CloudError(result.error.code, result.error.message, result.error.code === 'INTERNAL')
 }
 
 function toCloudError(err: unknown): CloudError {

@@ -7,6 +7,12 @@ export function formatCount(n: number): string {
   return `${wan % 1 === 0 ? wan.toFixed(0) : wan.toFixed(1)}万`
 }
 
+/** A calendar day `2026-11-24` (as the functions report days) as "2026年11月24日". */
+export function formatCalendarDay(day: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day)
+  return match ? `${match[1]}年${Number(match[2])}月${Number(match[3])}日` : ''
+}
+
 /** An ISO instant as its Asia/Shanghai calendar day, "2026年11月24日" (fixed +8 h offset, no DST). */
 export function formatDay(iso: string): string {
   const d = new Date(Date.parse(iso) + 8 * 3600_000)

@@ -1,22 +1,31 @@
 /**
  * `npm run check:miniprogram`, part of `npm test`: every .wxml through wcc, the whole project
  * through the official compiler, and the package-size budget on its output.
+ *
+ *   tsx tools/miniprogram/check.ts [--project <dir>]   (default: this repository)
  */
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { ROOT } from '../paths'
 import { compile } from './ci'
 import { readAppJson } from './project'
 import { formatReport, measure, overBudget } from './size'
 import { checkWxml, listWxml } from './wxml'
 
 async function main(): Promise<number> {
-  const files = listWxml()
-  const wxml = checkWxml(files)
+  const { values } = parseArgs({ options: { project: { type: 'string' } } })
+  const projectPath = path.resolve(values.project ?? ROOT)
+  const root = path.join(projectPath, 'miniprogram')
+
+  const files = listWxml(root)
+  const wxml = checkWxml(files, root)
   for (const p of wxml) console.error(`wxml: ${p.file}: ${p.message}`)
   console.log(`wcc: ${files.length - wxml.length}/${files.length} .wxml files compile`)
 
   const started = Date.now()
-  const output = await compile()
+  const output = await compile({ projectPath })
   console.log(`miniprogram-ci: compiled ${output.size} files in ${Date.now() - started} ms`)
-  const report = measure(output, readAppJson())
+  const report = measure(output, readAppJson(root))
   console.log(formatReport(report))
   const budget = overBudget(report)
   for (const line of budget) console.error(`size budget: ${line}`)

@@ -6,7 +6,7 @@
 import type { UserProfile } from '../../../cloudfunctions/user/api'
 import { api } from '../../core/api'
 import { describeError } from '../../core/cloud'
-import { formatDay } from '../../core/format'
+import { formatCalendarDay } from '../../core/format'
 import { currentUser, setCurrentUser } from '../../core/session'
 
 /** Entries to the app's features. Features added later register their pages here. */
@@ -18,14 +18,23 @@ export interface Entry {
 
 export const ENTRIES: Entry[] = [{ title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' }]
 
+/** What 保存 would send, or '' when there is nothing to save (blank, or the current nickname). */
+function nicknameToSave(draft: string, user: UserProfile | null): string {
+  const nickname = draft.trim()
+  return nickname === user?.nickname ? '' : nickname
+}
+
 function view(user: UserProfile) {
   const name = user.nickname || '微信用户'
   return {
     user,
     name,
-    initial: name.slice(0, 1),
-    sinceText: `${formatDay(user.firstSeenAt)}加入`,
+    // By code point: a nickname often starts with an emoji, which slice(0, 1) would cut in half.
+    initial: Array.from(name)[0] ?? '',
+    // The day the function recorded, not recomputed here: both sides agree on what "joined" means.
+    sinceText: `${formatCalendarDay(user.firstSeenDay)}加入`,
     draft: user.nickname,
+    canSave: false,
   }
 }
 
@@ -38,6 +47,7 @@ Component({
     initial: '',
     sinceText: '',
     draft: '',
+    canSave: false,
     saving: false,
     entries: ENTRIES,
     skeleton: [{ type: 'circle', size: '112rpx' }, { width: '50%' }, { width: '30%' }],
@@ -58,12 +68,12 @@ Component({
     },
 
     onNicknameInput(e: WechatMiniprogram.CustomEvent<{ value: string }>) {
-      this.setData({ draft: e.detail.value })
+      this.setData({ draft: e.detail.value, canSave: nicknameToSave(e.detail.value, this.data.user) !== '' })
     },
 
     async saveNickname() {
-      const nickname = this.data.draft.trim()
-      if (!nickname || nickname === this.data.user?.nickname || this.data.saving) return
+      const nickname = nicknameToSave(this.data.draft, this.data.user)
+      if (!nickname || this.data.saving) return
       if (nickname.length > 20) {
         wx.showToast({ title: '昵称最多 20 个字', icon: 'none' })
         return

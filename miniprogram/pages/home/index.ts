@@ -25,12 +25,23 @@ function isCategories(data: unknown): data is Category[] {
   return Array.isArray(data) && data.every((c) => typeof c?.id === 'string' && typeof c?.name === 'string')
 }
 
+/** Every field a card renders: a cached item missing one would show "undefined" or "NaN万". */
+function isSummary(data: unknown): data is GuideSummary {
+  const g = data as GuideSummary | null
+  return (
+    typeof g === 'object' && g !== null &&
+    typeof g.id === 'string' && typeof g.title === 'string' && typeof g.summary === 'string' &&
+    Array.isArray(g.tags) && g.tags.every((t) => typeof t === 'string') &&
+    Number.isFinite(g.readMinutes) && Number.isFinite(g.views)
+  )
+}
+
 function isFirstPage(data: unknown): data is FirstPage {
   const page = data as FirstPage | null
   return (
     typeof page === 'object' && page !== null && Array.isArray(page.items) &&
     (page.nextCursor === null || typeof page.nextCursor === 'string') &&
-    page.items.every((g) => typeof g?.id === 'string' && typeof g?.title === 'string' && Array.isArray(g?.tags))
+    page.items.every(isSummary)
   )
 }
 
@@ -132,10 +143,11 @@ Component({
       this.setData({ more: 'loading' })
       try {
         const page = await api.content.list({ limit: PAGE_SIZE, cursor, ...(category === ALL ? {} : { category }) })
-        if (this.data.active !== category) return
+        // The first page was replaced meanwhile (refresh, cache update, tab switch): this page no longer follows it.
+        if (this.data.active !== category || this.data._cursor !== cursor) return
         this.setData({ _cursor: page.nextCursor, items: [...this.data.items, ...toCards(page.items)], more: page.nextCursor ? 'idle' : 'done' })
       } catch {
-        if (this.data.active === category) this.setData({ more: 'error' })
+        if (this.data.active === category && this.data._cursor === cursor) this.setData({ more: 'error' })
       }
     },
 
@@ -146,6 +158,8 @@ Component({
     },
 
     retry() {
+      // The outage that failed the list usually failed the tabs too (from cache when they loaded).
+      this.loadCategories()
       this.loadFirstPage(true)
     },
 

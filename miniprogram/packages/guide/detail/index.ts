@@ -9,12 +9,9 @@ import { describeError } from '../../../core/cloud'
 import { formatCount, formatDay } from '../../../core/format'
 
 Component({
-  properties: {
-    /** Page query `?id=` (a page built with Component receives its query as properties). */
-    id: { type: String, value: '' },
-  },
-
   data: {
+    /** Page query `?id=`: read in onLoad, since `id` is reserved (the node id) and never reaches a property of that name. */
+    id: '',
     status: 'loading' as 'loading' | 'ready' | 'missing' | 'error',
     errorText: '',
     guide: null as GuideDetail | null,
@@ -26,9 +23,9 @@ Component({
   },
 
   methods: {
-    onLoad() {
+    onLoad(query: { id?: string }) {
       wx.showShareMenu({ menus: ['shareAppMessage', 'shareTimeline'] })
-      this.setData({ isEntry: getCurrentPages().length <= 1 })
+      this.setData({ id: query.id ?? '', isEntry: getCurrentPages().length <= 1 })
       this.load()
     },
 

@@ -1,0 +1,222 @@
+/**
+ * The Me page against a real local cloud running the real `user` function: the profile created on
+ * first login, the nickname editor and its checks (on the device and by the content check in the
+ * cloud), the entries, and a failed login.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Result } from '../../cloudfunctions/_shared/contract'
+import type { UserOutputs, UserProfile } from '../../cloudfunctions/user/api'
+import { startCloudProcess, type CloudProcess } from './harness/cloud'
+import { mountPage, type Mounted } from './harness/mount'
+import { callFunction, deadUrl } from './harness/net'
+import { nativeAttr, ownerData, typeInto } from './harness/nodes'
+import { createWx, type FakeWx } from './harness/wx'
+
+const PAGE = 'packages/me/index'
+const OPENID_KEY = 'local-cloud:openid'
+
+/** A word the local content check refuses (tools/local-cloud/msgsec-words.txt), one a user could type into a nickname. */
+const refusedWord = readFileSync(path.resolve(__dirname, '../../tools/local-cloud/msgsec-words.txt'), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() && !line.startsWith('#'))
+  .map((line) => line.split('\t')[0]!.trim())
+  .find((word) => /[\u4e00-\u9fff]/.test(word))!
+
+// Longer than waitFor's 5 s, so a wait that fails reports the page text and `finally` blocks still run.
+jest.setTimeout(15_000)
+
+let cloud: CloudProcess
+beforeAll(async () => {
+  cloud = await startCloudProcess()
+}, 30_000)
+afterAll(() => cloud?.stop())
+
+function newOpenid(): string {
+  return `dev-${randomBytes(6).toString('hex')}`
+}
+
+/** A device whose development openid is known before the page runs. */
+function device(openid = newOpenid()): FakeWx {
+  const fake = createWx()
+  fake.storage.set(OPENID_KEY, openid)
+  return fake
+}
+
+function openidOf(m: Mounted): string {
+  return m.fake.storage.get(OPENID_KEY) as string
+}
+
+async function call<A extends keyof UserOutputs>(action: A, data: unknown, openid: string): Promise<Result<UserOutputs[A]>> {
+  return (await callFunction(cloud.url, 'user', action, data, openid)) as Result<UserOutputs[A]>
+}
+
+async function cloudProfile(openid: string): Promise<UserProfile> {
+  const result = await call('profile', {}, openid)
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`)
+  return result.data
+}
+
+/** A user who already has `nickname`, created through the function itself. */
+async function existingUser(nickname: string): Promise<string> {
+  const openid = newOpenid()
+  await call('login', {}, openid)
+  const result = await call('updateProfile', { nickname }, openid)
+  if (!result.ok) throw new Error(result.error.message)
+  return openid
+}
+
+async function open(fake: FakeWx): Promise<Mounted> {
+  const m = await mountPage(PAGE, { cloudUrl: cloud.url, fake })
+  await m.waitFor(() => m.page.data.status === 'ready', 'the profile')
+  return m
+}
+
+function textOf(m: Mounted, className: string): string[] {
+  return m.find(className).map((el) => el.textContent?.trim() ?? '')
+}
+
+function button(m: Mounted, label: string): Element {
+  const el = m.find('t-button').find((b) => b.textContent?.trim() === label)
+  if (!el) throw new Error(`no button "${label}"; page text: ${m.text()}`)
+  return el
+}
+
+const nicknameInput = (m: Mounted) => m.find('t-input__control')[0]!
+const saveEnabled = (m: Mounted) => ownerData(button(m, '保存')).disabled !== true
+const updates = (m: Mounted) => m.fake.log.requests.filter((r) => (r.data as { action?: string }).action === 'updateProfile')
+
+/** "2026年11月25日" from the function's `YYYY-MM-DD`. */
+function chineseDay(day: string): string {
+  const [y, mo, d] = day.split('-').map(Number)
+  return `${y}年${mo}月${d}日`
+}
+
+test('a new user: skeleton, then "微信用户" and the day they joined; the first login creates them in the cloud', async () => {
+  const openid = newOpenid()
+  expect(await call('profile', {}, openid)).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
+
+  const m = await mountPage(PAGE, { cloudUrl: cloud.url, fake: device(openid) })
+  expect(m.page.data.status).toBe('loading')
+  expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+  expect(m.find('me__name')).toHaveLength(0)
+
+  await m.waitFor(() => m.page.data.status === 'ready', 'the profile')
+  expect(m.fake.log.requests.map((r) => r.header['x-wx-openid'])).toEqual([openid])
+  const profile = await cloudProfile(openid)
+  expect(profile).toMatchObject({ openid, nickname: '' })
+  expect(m.find('t-skeleton')).toHaveLength(0)
+  expect(textOf(m, 'me__name')).toEqual(['微信用户'])
+  expect(textOf(m, 'me__avatar')).toEqual(['微'])
+  expect(textOf(m, 'me__since')).toEqual([`${chineseDay(profile.firstSeenDay)}加入`])
+  // Not toEqual: the first login answers with the function's clock, the stored profile has the database's (ms apart).
+  expect(m.page.data.user).toMatchObject({ openid, nickname: '', avatarUrl: '', firstSeenDay: profile.firstSeenDay })
+  expect(saveEnabled(m)).toBe(false)
+})
+
+test('editing the nickname: typing enables 保存; saving shows the name, says 已保存, and the cloud has it', async () => {
+  const fake = device()
+  const m = await open(fake)
+  const input = nicknameInput(m)
+
+  await typeInto(input, '小满')
+  expect(m.page.data.draft).toBe('小满')
+  expect(saveEnabled(m)).toBe(true)
+  await typeInto(input, '')
+  expect(saveEnabled(m)).toBe(false)
+  await typeInto(input, '   ')
+  expect(saveEnabled(m)).toBe(false)
+  await m.tap(button(m, '保存'))
+  expect(updates(m)).toEqual([])
+
+  // Picking the WeChat nickname offered above the keyboard arrives as a change event.
+  await typeInto(input, '小满', 'change')
+  expect(saveEnabled(m)).toBe(true)
+  await m.tap(button(m, '保存'))
+  await m.waitFor(() => m.fake.log.toasts.length > 0, 'the toast')
+  expect(m.fake.log.toasts).toEqual([{ title: '已保存', icon: 'success' }])
+  expect(updates(m).map((r) => r.data)).toEqual([{ action: 'updateProfile', data: { nickname: '小满' } }])
+  expect(textOf(m, 'me__name')).toEqual(['小满'])
+  expect(ownerData(input).value).toBe('小满')
+  expect((await cloudProfile(openidOf(m))).nickname).toBe('小满')
+
+  // Nothing left to save: the same name, even with spaces around it.
+  expect(saveEnabled(m)).toBe(false)
+  await typeInto(input, ' 小满 ')
+  expect(saveEnabled(m)).toBe(false)
+
+  const again = await open(fake)
+  expect(textOf(again, 'me__name')).toEqual(['小满'])
+})
+
+test('a nickname that starts with an emoji shows the whole emoji as the avatar', async () => {
+  const m = await open(device(await existingUser('🌱小满')))
+  expect(textOf(m, 'me__name')).toEqual(['🌱小满'])
+  expect(textOf(m, 'me__avatar')).toEqual(['🌱'])
+})
+
+test('a nickname the content check refuses: the function\'s message in a toast, and the old name stays', async () => {
+  const refused = `小${refusedWord}`
+  const expected = await call('updateProfile', { nickname: refused }, await existingUser('旁观者'))
+  if (expected.ok) throw new Error(`the content check let "${refused}" through`)
+  expect(expected.error.code).toBe('CONTENT_REJECTED')
+  expect(expected.error.message).toMatch(/[\u4e00-\u9fff]/)
+
+  const openid = await existingUser('老王')
+  const m = await open(device(openid))
+  expect(textOf(m, 'me__name')).toEqual(['老王'])
+  expect(saveEnabled(m)).toBe(false)
+  await typeInto(nicknameInput(m), refused)
+  await m.tap(button(m, '保存'))
+  await m.waitFor(() => m.fake.log.toasts.length > 0, 'the toast')
+  expect(m.fake.log.toasts).toEqual([{ title: expected.error.message, icon: 'none' }])
+  expect(updates(m)).toHaveLength(1)
+  expect(textOf(m, 'me__name')).toEqual(['老王'])
+  expect(m.page.data.user.nickname).toBe('老王')
+  expect(m.page.data.saving).toBe(false)
+  expect((await cloudProfile(openid)).nickname).toBe('老王')
+})
+
+test('a nickname over 20 characters is refused on the device, without a request; 20 is fine', async () => {
+  const m = await open(device())
+  m.page.onNicknameInput({ detail: { value: '字'.repeat(21) } })
+  await m.tap(button(m, '保存'))
+  expect(m.fake.log.toasts).toEqual([{ title: '昵称最多 20 个字', icon: 'none' }])
+  expect(updates(m)).toEqual([])
+  expect(textOf(m, 'me__name')).toEqual(['微信用户'])
+
+  m.page.onNicknameInput({ detail: { value: '字'.repeat(20) } })
+  await m.tap(button(m, '保存'))
+  await m.waitFor(() => m.fake.log.toasts.length > 1, 'the second toast')
+  expect(m.fake.log.toasts[1]).toEqual({ title: '已保存', icon: 'success' })
+  expect((await cloudProfile(openidOf(m))).nickname).toBe('字'.repeat(20))
+})
+
+test('entries: "浏览全部指南" goes home; feedback and contact are the platform\'s own buttons', async () => {
+  const m = await open(device())
+  const entry = m.find('t-cell').find((el) => el.textContent?.includes('浏览全部指南'))
+  expect(entry).toBeDefined()
+  await m.tap(entry!)
+  expect(m.fake.log.reLaunch).toEqual(['/pages/home/index'])
+  expect(m.fake.log.navigateTo).toEqual([])
+
+  const channels = m.find('me__channel')
+  expect(channels.map((el) => [el.tagName.toLowerCase(), el.textContent?.trim(), nativeAttr(el, 'openType')])).toEqual([
+    ['wx-button', '意见反馈', 'feedback'],
+    ['wx-button', '联系客服', 'contact'],
+  ])
+})
+
+test('login fails: the network message, and 重新加载 works once the cloud is reachable', async () => {
+  const m = await mountPage(PAGE, { cloudUrl: await deadUrl(), fake: device() })
+  await m.waitFor(() => m.page.data.status === 'error', 'the error state')
+  expect(m.text()).toContain('网络不太给力，请检查网络后重试')
+  expect(m.find('me__name')).toHaveLength(0)
+
+  m.cloud.configureCloud({ localCloudUrl: cloud.url })
+  await m.tap(button(m, '重新加载'))
+  await m.waitFor(() => m.page.data.status === 'ready', 'the profile after the retry')
+  expect(textOf(m, 'me__name')).toEqual(['微信用户'])
+  expect(await cloudProfile(openidOf(m))).toMatchObject({ openid: openidOf(m), nickname: '' })
+})
