@@ -110,6 +110,8 @@ export interface TypedCollection<T extends { _id: string }> {
   count(query: Query): Promise<number>
   /** Inserts one document; a given `_id` that exists already fails with a duplicate-key error. */
   add(doc: Writable<T> & { _id?: string }): Promise<string>
+  /** Inserts several documents in one round trip; a duplicate `_id` fails the call (see isDuplicateKeyError). */
+  addMany(docs: (Writable<T> & { _id?: string })[]): Promise<string[]>
   /** Applies an update (plain fields are merged, operators such as `_.inc` applied); returns documents changed. */
   update(id: string, data: Writable<T>): Promise<number>
   updateWhere(query: Query, data: Writable<T>): Promise<number>
@@ -117,6 +119,11 @@ export interface TypedCollection<T extends { _id: string }> {
   set(id: string, doc: Writable<Omit<T, '_id'>>): Promise<{ created: boolean }>
   remove(id: string): Promise<number>
   removeWhere(query: Query): Promise<number>
+  /**
+   * Runs an aggregation pipeline in the database, e.g. `[{ $match: {...} }, { $group: {...} }]`
+   * (MongoDB stage syntax). Returns at most 20 results unless a `$limit` stage says otherwise.
+   */
+  aggregate<R = Record<string, unknown>>(stages: Record<string, unknown>[]): Promise<R[]>
 }
 
 interface RawQueryResult {
@@ -173,6 +180,27 @@ export function collection<N extends CollectionName>(name: N): TypedCollection<D
       const res = await settle<{ stats: { removed: number } }>(ref().where(query).remove())
       return res.stats.removed
     },
+    async addMany(docs) {
+      if (docs.length === 0) return []
+      const res = await settle<{ _ids: string[] }>(ref().add({ data: docs } as never))
+      return res._ids
+    },
+    async aggregate<R>(stages: Record<string, unknown>[]) {
+      type Stage = (value: unknown) => AggregateChain
+      interface AggregateChain {
+        end(): unknown
+        [stage: string]: unknown
+      }
+      let chain = ref().aggregate() as unknown as AggregateChain
+      for (const stage of stages) {
+        const [key, value] = Object.entries(stage)[0] ?? []
+        const method = key ? chain[key.replace(/^\$/, '')] : undefined
+        if (typeof method !== 'function') throw new Error(`Unsupported aggregation stage ${String(key)}`)
+        chain = (method as Stage).call(chain, value)
+      }
+      const res = await settle<{ list: R[] }>(chain.end())
+      return res.list
+    },
   }
 }
 
@@ -187,6 +215,12 @@ export interface MsgSecCheckResult {
 }
 
 interface OpenApi {
+  subscribeMessage: {
+    send(params: { touser: string; templateId: string; page?: string; data: Record<string, { value: string }>; miniprogramState?: string; lang?: string }): Promise<{ errCode: number }>
+  }
+  wxacode: {
+    getUnlimited(params: { scene: string; page?: string; checkPath?: boolean; envVersion?: string; width?: number }): Promise<{ contentType: string; buffer: Buffer }>
+  }
   security: {
     msgSecCheck(params: { content: string; version: 2; scene: number; openid: string }): Promise<{
       result?: { suggest?: string; label?: number }
@@ -200,11 +234,42 @@ export async function msgSecCheck(params: {
   openid: string
   scene: (typeof SecScene)[keyof typeof SecScene]
 }): Promise<MsgSecCheckResult> {
-  const openapi = sdk().openapi as unknown as OpenApi
-  const res = await openapi.security.msgSecCheck({ ...params, version: 2 })
+  const res = await openapi().security.msgSecCheck({ ...params, version: 2 })
   const suggest = res.result?.suggest
   return {
     suggest: suggest === 'pass' || suggest === 'review' ? suggest : 'risky',
     label: res.result?.label ?? 21000,
   }
+}
+
+function openapi(): OpenApi {
+  return sdk().openapi as unknown as OpenApi
+}
+
+/** Sends a subscription message (needs `subscribeMessage.send` in config.json). Throws the API's errCode on failure. */
+export async function sendSubscribeMessage(params: {
+  touser: string
+  templateId: string
+  page?: string
+  data: Record<string, { value: string }>
+}): Promise<void> {
+  await openapi().subscribeMessage.send(params)
+}
+
+/** A mini-program code image for `page` carrying `scene` (needs `wxacode.getUnlimited` in config.json). */
+export async function miniProgramCode(params: { scene: string; page: string; checkPath?: boolean; width?: number }): Promise<Buffer> {
+  const res = await openapi().wxacode.getUnlimited(params)
+  return res.buffer
+}
+
+/** Uploads bytes to cloud storage; returns the file ID. */
+export async function uploadFile(cloudPath: string, content: Buffer): Promise<string> {
+  const res = await sdk().uploadFile({ cloudPath, fileContent: content })
+  return res.fileID
+}
+
+/** A temporary download URL for a file ID ('' when the file does not exist). */
+export async function tempFileUrl(fileId: string, maxAgeS = 86_400): Promise<string> {
+  const res = await settle<{ fileList: { tempFileURL: string }[] }>(sdk().getTempFileURL({ fileList: [{ fileID: fileId, maxAge: maxAgeS }] }))
+  return res.fileList[0]?.tempFileURL ?? ''
 }

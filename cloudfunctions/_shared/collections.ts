@@ -54,6 +54,45 @@ export const collections = {
     ],
     rule: CLIENTS_DENIED,
   },
+  events: {
+    description: 'Tracked events, one document each. _id is the UUIDv7 the device made, so a retried batch is stored once.',
+    indexes: [
+      { name: 'day_1_name_1', keys: { day: 1, name: 1 } },
+      { name: 'receivedAt_1', keys: { receivedAt: 1 } },
+      { name: 'openid_1_ts_1', keys: { openid: 1, ts: 1 } },
+    ],
+    rule: CLIENTS_DENIED,
+  },
+  user_days: {
+    description: 'One document per user and active day (Asia/Shanghai); _id is `<openid>:<YYYY-MM-DD>`. The base of retention.',
+    indexes: [{ name: 'day_1', keys: { day: 1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  identities: {
+    description: "Which user (OPENID) each device's anonymous id belongs to; _id is the anonymous id.",
+    indexes: [{ name: 'openid_1', keys: { openid: 1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  channel_codes: {
+    description: 'Short channel codes (the scene of a mini-program code) mapped to channel, campaign and inviter; _id is the code.',
+    indexes: [{ name: 'channel_1_createdAt_-1', keys: { channel: 1, createdAt: -1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  monitor_windows: {
+    description: 'Error and slow-call rates per 5-minute window, written by the `monitor` timer; _id is the window start.',
+    indexes: [{ name: 'from_-1', keys: { from: -1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  monitor_state: {
+    description: 'One document per alert kind: whether an incident is open, so one incident sends one alert.',
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
+  app_config: {
+    description: 'Settings an admin edits in the cloud console, one document per topic (e.g. _id "admins": { openids: [...] }).',
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
 } as const satisfies Record<string, CollectionSpec>
 
 export type CollectionName = keyof typeof collections

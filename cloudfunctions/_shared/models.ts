@@ -17,6 +17,96 @@ export interface UserDoc {
   lastSeenAt: Date
   lastSeenDay: string
   updatedAt: Date
+  /** Where the user first came from; set once, by whichever of login and track sees it first. */
+  firstTouch?: Touch
+}
+
+/** A session's origin: WeChat scene, campaign parameters, sharer, channel code (resolved in the cloud). */
+export interface Touch {
+  scene?: number
+  utm_source?: string
+  utm_medium?: string
+  utm_campaign?: string
+  /** Anonymous id of the sharer, and the sharer's OPENID when the cloud knows the device. */
+  sharer?: string
+  inviter?: string
+  /** Position in a share chain: 1 = opened a share of a user who came by themselves. */
+  depth?: number
+  code?: string
+  channel?: string
+  campaign?: string
+  at: Date
+  day: string
+}
+
+export interface EventDoc {
+  _id: string
+  name: string
+  /** Device time of the event. */
+  ts: Date
+  /** Asia/Shanghai day of `ts`. */
+  day: string
+  receivedAt: Date
+  openid: string
+  anonymousId: string
+  sessionId: string
+  page: string
+  props: Record<string, unknown>
+}
+
+export interface UserDayDoc {
+  _id: string
+  openid: string
+  day: string
+  at: Date
+}
+
+export interface IdentityDoc {
+  _id: string
+  openid: string
+  firstSeenAt: Date
+}
+
+export interface ChannelCodeDoc {
+  _id: string
+  channel: string
+  campaign: string
+  /** OPENID credited for users who arrive through this code (referrals), if any. */
+  inviter?: string
+  page: string
+  note: string
+  createdBy: string
+  createdAt: Date
+  qrFileId: string
+}
+
+export interface MonitorWindowDoc {
+  _id: string
+  from: Date
+  to: Date
+  sessions: number
+  sessionsWithError: number
+  errors: number
+  calls: number
+  slowCalls: number
+  failedCalls: number
+  errorRate: number
+  slowRate: number
+}
+
+export interface MonitorStateDoc {
+  _id: string
+  open: boolean
+  openedAt?: Date
+  closedAt?: Date
+  value: number
+  threshold: number
+  alerts: number
+}
+
+export interface AppConfigDoc {
+  _id: string
+  [key: string]: unknown
 }
 
 export interface CategoryDoc {
@@ -49,6 +139,13 @@ export interface DocTypes {
   users: UserDoc
   categories: CategoryDoc
   guides: GuideDoc
+  events: EventDoc
+  user_days: UserDayDoc
+  identities: IdentityDoc
+  channel_codes: ChannelCodeDoc
+  monitor_windows: MonitorWindowDoc
+  monitor_state: MonitorStateDoc
+  app_config: AppConfigDoc
 }
 
 type MissingTypes = Exclude<CollectionName, keyof DocTypes>

@@ -53,11 +53,25 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+export interface RouterOptions<S extends ActionSchemas> {
+  /** Timer triggers (config.json `triggers[].name`) and the action each one runs, with empty data. */
+  timers?: Record<string, keyof S & string>
+}
+
+/** A timer trigger's event, as the platform sends it: `{ Type: 'Timer', TriggerName, Time }`. */
+function timerAction(event: Record<string, unknown>, timers: Record<string, string>): string | undefined {
+  if (event.Type !== 'Timer' || typeof event.TriggerName !== 'string') return undefined
+  return timers[event.TriggerName]
+}
+
 export function createRouter<S extends ActionSchemas, O extends { [K in keyof S]: unknown }>(
   schemas: S,
   handlers: Handlers<S, O>,
+  options: RouterOptions<S> = {},
 ): Main {
   return async function main(event: unknown): Promise<Result<unknown>> {
+    const timed = isRecord(event) ? timerAction(event, options.timers ?? {}) : undefined
+    if (timed && isRecord(event)) event = { action: timed, data: {} }
     if (!isRecord(event) || typeof event.action !== 'string') {
       return fail('INVALID_REQUEST', 'Expected an event of the form { action: string, data?: object }.')
     }

@@ -5,13 +5,19 @@
  * error type pages can switch on.
  */
 import type { ErrorCode, Result } from '../../cloudfunctions/_shared/contract'
+import type { ChannelApi } from '../../cloudfunctions/channel/api'
 import type { ContentApi } from '../../cloudfunctions/content/api'
+import type { MonitorApi } from '../../cloudfunctions/monitor/api'
+import type { TrackApi } from '../../cloudfunctions/track/api'
 import type { UserApi } from '../../cloudfunctions/user/api'
 import { type AppConfig, config as defaults } from '../config'
 
 export interface Apis {
   user: UserApi
   content: ContentApi
+  track: TrackApi
+  channel: ChannelApi
+  monitor: MonitorApi
 }
 export type FunctionName = keyof Apis
 export type ActionName<F extends FunctionName> = keyof Apis[F] & string
@@ -169,6 +175,32 @@ function backoff(attempt: number): number {
   return Math.random() * Math.min(5000, settings.retryBaseMs * 2 ** attempt)
 }
 
+/** One finished call (all its attempts), for monitoring. */
+export interface CallRecord {
+  fn: FunctionName
+  action: string
+  ok: boolean
+  code?: CloudErrorCode
+  durationMs: number
+}
+
+const observers: ((record: CallRecord) => void)[] = []
+
+/** Registers a listener for every finished call (the monitor counts failures and slow calls). */
+export function observeCalls(listener: (record: CallRecord) => void): void {
+  observers.push(listener)
+}
+
+function report(record: CallRecord): void {
+  for (const listener of observers) {
+    try {
+      listener(record)
+    } catch {
+      // a broken observer must not break the call
+    }
+  }
+}
+
 export async function call<F extends FunctionName, A extends ActionName<F>>(
   fn: F,
   action: A,
@@ -177,12 +209,18 @@ export async function call<F extends FunctionName, A extends ActionName<F>>(
 ): Promise<Output<F, A>> {
   const transport = cloudMode() === 'cloud' ? viaCloud : viaLocalCloud
   const retries = options.retries ?? 0
+  const started = Date.now()
   for (let attempt = 0; ; attempt++) {
     try {
-      return unwrap<Output<F, A>>(await transport(fn, { action, data }, options.timeoutMs ?? settings.timeoutMs))
+      const output = unwrap<Output<F, A>>(await transport(fn, { action, data }, options.timeoutMs ?? settings.timeoutMs))
+      report({ fn, action, ok: true, durationMs: Date.now() - started })
+      return output
     } catch (err) {
       const error = toCloudError(err)
-      if (!error.retriable || attempt >= retries) throw error
+      if (!error.retriable || attempt >= retries) {
+        report({ fn, action, ok: false, code: error.code, durationMs: Date.now() - started })
+        throw error
+      }
       await new Promise((resolve) => setTimeout(resolve, backoff(attempt)))
     }
   }

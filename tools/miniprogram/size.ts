@@ -19,7 +19,7 @@ export interface SizeReport {
 }
 
 /** Budgets in KB (1 KB = 1024 bytes). WeChat's hard limits are 2 MB per package and 20 MB in all. */
-export const BUDGET_KB = { main: 200, subpackage: 40, total: 260 }
+export const BUDGET_KB = { main: 215, subpackage: 40, total: 275 }
 
 /** Files the compiler emits that are not part of the uploaded package. */
 const NOT_PACKAGED = new Set(['project.config.json', 'project.private.config.json'])

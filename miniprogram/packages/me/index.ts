@@ -8,6 +8,7 @@ import { api } from '../../core/api'
 import { describeError } from '../../core/cloud'
 import { formatCalendarDay } from '../../core/format'
 import { currentUser, setCurrentUser } from '../../core/session'
+import { trackedPage } from '../../core/tracked-page'
 
 /** Entries to the app's features. Features added later register their pages here. */
 export interface Entry {
@@ -39,6 +40,8 @@ function view(user: UserProfile) {
 }
 
 Component({
+  behaviors: [trackedPage],
+
   data: {
     status: 'loading' as 'loading' | 'ready' | 'error',
     errorText: '',

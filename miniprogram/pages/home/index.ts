@@ -8,6 +8,7 @@ import { api } from '../../core/api'
 import { type CachePolicy, swr, writeCache } from '../../core/cache'
 import { describeError } from '../../core/cloud'
 import { formatCount } from '../../core/format'
+import { trackedPage } from '../../core/tracked-page'
 
 const ALL = 'all'
 const PAGE_SIZE = 10
@@ -51,6 +52,7 @@ const PAGE_POLICY: CachePolicy<FirstPage> = { freshMs: 60_000, staleMs: 7 * 8640
 const toCards = (items: GuideSummary[]): Card[] => items.map((g) => ({ ...g, viewsText: formatCount(g.views) }))
 
 Component({
+  behaviors: [trackedPage],
   options: { pureDataPattern: /^_/ },
 
   data: {

@@ -82,7 +82,9 @@ export async function mountPage(pagePath: string, options: MountOptions): Promis
   const g = globalThis as Record<string, unknown>
   g.wx = fake.wx
   g.getApp = () => ({})
-  g.getCurrentPages = () => Array.from({ length: options.stackDepth ?? 2 }, () => ({}))
+  // The page stack: pages below this one (their routes do not matter), then this page.
+  const depth = options.stackDepth ?? 2
+  g.getCurrentPages = () => [...Array.from({ length: depth - 1 }, () => ({ route: 'pages/home/index' })), { route: pagePath }]
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const simulate = require('miniprogram-simulate') as Simulate
   const register = g.Component as (options: { behaviors?: unknown[] }) => void

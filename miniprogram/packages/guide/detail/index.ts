@@ -7,8 +7,12 @@ import type { GuideDetail } from '../../../../cloudfunctions/content/api'
 import { api } from '../../../core/api'
 import { describeError } from '../../../core/cloud'
 import { formatCount, formatDay } from '../../../core/format'
+import { trackedPage } from '../../../core/tracked-page'
+import { track } from '../../../core/tracker'
 
 Component({
+  behaviors: [trackedPage],
+
   data: {
     /** Page query `?id=`: read in onLoad, since `id` is reserved (the node id) and never reaches a property of that name. */
     id: '',
@@ -40,6 +44,7 @@ Component({
         const guide = await api.content.detail({ id })
         wx.setNavigationBarTitle({ title: guide.title })
         this.setData({ status: 'ready', guide, viewsText: formatCount(guide.views), dayText: formatDay(guide.publishedAt) })
+        track('content_open', { guideId: guide.id, category: guide.category })
       } catch (err) {
         const code = (err as { code?: string }).code
         this.setData(code === 'NOT_FOUND' ? { status: 'missing' } : { status: 'error', errorText: describeError(err) })

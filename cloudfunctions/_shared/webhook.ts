@@ -1,0 +1,28 @@
+/**
+ * Posts a short text to a chat webhook: WeCom (企业微信) and Feishu/Lark group bots get their own
+ * message format, any other URL a JSON body with `text` and the details. Node's http(s) module,
+ * so it runs on every cloud function runtime (Node 16 has no fetch).
+ */
+import http from 'node:http'
+import https from 'node:https'
+
+export function webhookBody(url: string, text: string, details: Record<string, unknown>): Record<string, unknown> {
+  const host = new URL(url).hostname
+  if (host === 'qyapi.weixin.qq.com') return { msgtype: 'text', text: { content: text } }
+  if (host.endsWith('feishu.cn') || host.endsWith('larksuite.com')) return { msg_type: 'text', content: { text } }
+  return { text, ...details }
+}
+
+export function postWebhook(url: string, text: string, details: Record<string, unknown>, timeoutMs = 3000): Promise<number> {
+  const body = JSON.stringify(webhookBody(url, text, details))
+  const client = url.startsWith('https:') ? https : http
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`webhook timed out after ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end(body)
+  })
+}

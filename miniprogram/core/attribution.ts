@@ -1,0 +1,56 @@
+/**
+ * Attribution: where a session came from, read from the launch or show options WeChat passes —
+ * the scene, `utm_*` query parameters, the sharer (added to every share path), and a short channel
+ * code (the `scene` string of a mini-program code, or `c=` in a link). The cloud resolves the
+ * code and the sharer; first touch is kept on the user, last touch on each session.
+ */
+import type { EventProps } from '../../cloudfunctions/track/plan'
+import { anonymousId } from './tracker'
+import { isUuidv7 } from './uuid'
+
+export type Touch = Omit<EventProps<'app_show'>, 'path'>
+
+export interface EntryOptions {
+  path?: string
+  scene?: number
+  query?: Record<string, string | undefined>
+}
+
+const CODE = /^[A-Za-z0-9]{4,32}$/
+
+function decode(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+/** The code in a mini-program code's scene: the whole scene (`Ab3dEf7h`) or its `c=` parameter. */
+function codeFromScene(scene: string): string | undefined {
+  const text = decode(scene)
+  if (CODE.test(text)) return text
+  const param = /(?:^|&)c=([A-Za-z0-9]{4,32})(?:&|$)/.exec(text)
+  return param?.[1]
+}
+
+export function touchFrom(options: EntryOptions): Touch {
+  const query = options.query ?? {}
+  const touch: Touch = {}
+  if (typeof options.scene === 'number' && options.scene >= 1000 && options.scene <= 9999) touch.scene = options.scene
+  for (const key of ['utm_source', 'utm_medium', 'utm_campaign'] as const) {
+    const value = query[key]
+    if (value) touch[key] = decode(value).slice(0, 64)
+  }
+  if (query.sharer && isUuidv7(query.sharer) && query.sharer !== anonymousId()) touch.sharer = query.sharer
+  const code = (query.c && CODE.test(query.c) ? query.c : undefined) ?? (query.scene ? codeFromScene(query.scene) : undefined)
+  if (code) touch.code = code
+  return touch
+}
+
+/** Adds the sharer (this device's anonymous id) to a share path, so the share chain can be followed. */
+export function withSharer(path: string): string {
+  const id = anonymousId()
+  if (!id || /[?&]sharer=/.test(path)) return path
+  return `${path}${path.includes('?') ? '&' : '?'}sharer=${id}`
+}

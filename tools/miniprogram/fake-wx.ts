@@ -1,0 +1,166 @@
+/**
+ * A `wx` for pages under test: storage in memory, `request` as real HTTP (so pages talk to a real
+ * local cloud), and the UI APIs recorded so tests can assert on navigation, toasts and refresh.
+ * Only what the starter's pages and TDesign's components call is provided; anything else reads as
+ * undefined (so feature detection works) and is recorded in `log.missing`.
+ */
+import http from 'node:http'
+
+export interface WxLog {
+  navigateTo: string[]
+  reLaunch: string[]
+  toasts: { title: string; icon?: string }[]
+  stopPullDownRefresh: number
+  titles: string[]
+  shareMenus: unknown[]
+  requests: { url: string; data: unknown; header: Record<string, string> }[]
+  /** wx APIs something asked for that this fake does not provide. */
+  missing: string[]
+}
+
+export interface FakeWx {
+  wx: Record<string, unknown>
+  log: WxLog
+  storage: Map<string, unknown>
+  envVersion: 'develop' | 'trial' | 'release'
+}
+
+type Callbacks<T> = { success?: (res: T) => void; fail?: (err: { errMsg: string }) => void; complete?: () => void }
+
+function request(
+  log: WxLog,
+  options: {
+    url: string
+    method?: string
+    data?: unknown
+    header?: Record<string, string>
+    timeout?: number
+  } & Callbacks<{ statusCode: number; data: unknown; header: Record<string, string> }>,
+): void {
+  const url = new URL(options.url)
+  const body = options.data === undefined ? '' : JSON.stringify(options.data)
+  log.requests.push({ url: options.url, data: options.data, header: options.header ?? {} })
+  let settled = false
+  const done = (fn: () => void) => {
+    if (settled) return
+    settled = true
+    fn()
+    options.complete?.()
+  }
+  const req = http.request(
+    url,
+    { method: options.method ?? 'GET', headers: { ...options.header, 'content-length': Buffer.byteLength(body) } },
+    (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let data: unknown = text
+        try {
+          data = JSON.parse(text)
+        } catch {
+          // wx.request leaves non-JSON bodies as strings
+        }
+        done(() => options.success?.({ statusCode: res.statusCode ?? 0, data, header: res.headers as Record<string, string> }))
+      })
+    },
+  )
+  req.setTimeout(options.timeout ?? 60_000, () => {
+    req.destroy()
+    done(() => options.fail?.({ errMsg: 'request:fail timeout' }))
+  })
+  req.on('error', (err) => done(() => options.fail?.({ errMsg: `request:fail ${err.message}` })))
+  req.end(body)
+}
+
+/**
+ * Gives the fake a `wx.cloud` whose callFunction reaches the local cloud's gateway as the platform
+ * would: the caller's identity set by WeChat (here `openid`), not by the page.
+ */
+export function installCloud(fake: FakeWx, url: string, openid: string): { inits: unknown[]; calls: { name: string; data: unknown }[] } {
+  const record = { inits: [] as unknown[], calls: [] as { name: string; data: unknown }[] }
+  ;(fake.wx as unknown as { cloud: unknown }).cloud = {
+    init: (options: unknown) => void record.inits.push(options),
+    callFunction: (options: { name: string; data: unknown } & Callbacks<{ result: unknown; requestID: string }>) => {
+      record.calls.push({ name: options.name, data: options.data })
+      request(fake.log, {
+        url: `${url}/functions/${options.name}`,
+        method: 'POST',
+        data: options.data,
+        header: { 'content-type': 'application/json', 'x-wx-openid': openid },
+        success: (res) => {
+          const body = res.data as { result?: unknown; requestID?: string; error?: { errCode?: number; message?: string } }
+          if (res.statusCode === 200) options.success?.({ result: body.result, requestID: body.requestID ?? '' })
+          else options.fail?.({ errMsg: `cloud.callFunction:fail ${body.error?.errCode ?? res.statusCode} ${body.error?.message ?? ''}` })
+        },
+        fail: (err) => options.fail?.({ errMsg: `cloud.callFunction:fail ${err.errMsg}` }),
+      })
+    },
+  }
+  return record
+}
+
+export function createWx(): FakeWx {
+  const storage = new Map<string, unknown>()
+  const log: WxLog = { navigateTo: [], reLaunch: [], toasts: [], stopPullDownRefresh: 0, titles: [], shareMenus: [], requests: [], missing: [] }
+  const fake: FakeWx = { wx: {}, log, storage, envVersion: 'develop' }
+  const windowInfo = { pixelRatio: 2, screenWidth: 375, screenHeight: 812, windowWidth: 375, windowHeight: 812, statusBarHeight: 44, safeArea: { top: 44, bottom: 778, left: 0, right: 375, width: 375, height: 734 } }
+  const clone = (value: unknown) => (value === undefined ? value : JSON.parse(JSON.stringify(value)))
+  const api: Record<string, unknown> = {
+    getStorageSync: (key: string) => (storage.has(key) ? clone(storage.get(key)) : ''),
+    setStorageSync: (key: string, value: unknown) => void storage.set(key, clone(value)),
+    removeStorageSync: (key: string) => void storage.delete(key),
+    clearStorageSync: () => storage.clear(),
+    request: (options: Parameters<typeof request>[1]) => request(log, options),
+    navigateTo: ({ url }: { url: string }) => void log.navigateTo.push(url),
+    reLaunch: ({ url }: { url: string }) => void log.reLaunch.push(url),
+    showToast: (options: { title: string; icon?: string }) => void log.toasts.push({ title: options.title, icon: options.icon }),
+    stopPullDownRefresh: () => void log.stopPullDownRefresh++,
+    setNavigationBarTitle: ({ title }: { title: string }) => void log.titles.push(title),
+    showShareMenu: (options: unknown) => void log.shareMenus.push(options),
+    getAccountInfoSync: () => ({ miniProgram: { appId: 'wx0000000000000000', envVersion: fake.envVersion, version: '' } }),
+    getSystemInfoSync: () => ({ ...windowInfo, platform: 'devtools', SDKVersion: '3.7.0', version: '8.0.50', brand: 'devtools', model: 'iPhone 13' }),
+    getWindowInfo: () => windowInfo,
+    getDeviceInfo: () => ({ platform: 'devtools', brand: 'devtools', model: 'iPhone 13', system: 'iOS 17' }),
+    getAppBaseInfo: () => ({ SDKVersion: '3.7.0', version: '8.0.50', theme: 'light', language: 'zh_CN' }),
+    getMenuButtonBoundingClientRect: () => ({ width: 87, height: 32, top: 48, right: 365, bottom: 80, left: 278 }),
+    onMenuButtonBoundingClientRectWeightChange: () => undefined,
+    offMenuButtonBoundingClientRectWeightChange: () => undefined,
+    nextTick: (fn: () => void) => void setTimeout(fn, 0),
+    pageScrollTo: () => undefined,
+    hideKeyboard: () => undefined,
+    vibrateShort: () => undefined,
+    canIUse: () => true,
+    createSelectorQuery: () => {
+      const query = {
+        in: () => query,
+        select: () => query,
+        selectAll: () => query,
+        selectViewport: () => query,
+        boundingClientRect: (cb?: (rect: unknown) => void) => {
+          cb?.({ width: 0, height: 0, top: 0, left: 0, right: 0, bottom: 0 })
+          return query
+        },
+        scrollOffset: (cb?: (rect: unknown) => void) => {
+          cb?.({ scrollTop: 0, scrollLeft: 0 })
+          return query
+        },
+        fields: () => query,
+        exec: (cb?: (res: unknown[]) => void) => cb?.([]),
+      }
+      return query
+    },
+  }
+  fake.wx = new Proxy(api, {
+    set(target, prop: string, value: unknown) {
+      target[prop] = value
+      return true
+    },
+    get(target, prop: string | symbol) {
+      if (typeof prop === 'string' && prop in target) return target[prop]
+      if (typeof prop === 'string' && !log.missing.includes(prop)) log.missing.push(prop)
+      return undefined
+    },
+  })
+  return fake
+}
