@@ -17,7 +17,7 @@ export interface UserDoc {
   lastSeenAt: Date
   lastSeenDay: string
   updatedAt: Date
-  /** Where the user first came from; set once, by whichever of login and track sees it first. */
+  /** Where the user first came from; set once, by `track`, from the first session it sees. */
   firstTouch?: Touch
 }
 

@@ -6,10 +6,15 @@
 import http from 'node:http'
 import https from 'node:https'
 
+/** The host is `domain` or one of its subdomains (not merely a name ending in the same letters). */
+function within(host: string, domain: string): boolean {
+  return host === domain || host.endsWith(`.${domain}`)
+}
+
 export function webhookBody(url: string, text: string, details: Record<string, unknown>): Record<string, unknown> {
   const host = new URL(url).hostname
   if (host === 'qyapi.weixin.qq.com') return { msgtype: 'text', text: { content: text } }
-  if (host.endsWith('feishu.cn') || host.endsWith('larksuite.com')) return { msg_type: 'text', content: { text } }
+  if (within(host, 'feishu.cn') || within(host, 'larksuite.com')) return { msg_type: 'text', content: { text } }
   return { text, ...details }
 }
 

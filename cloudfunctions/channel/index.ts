@@ -42,7 +42,8 @@ export const main = createRouter<typeof channelActions, ChannelOutputs>(channelA
         if (errCode === 41030) throw new AppError('INVALID_INPUT', `Page "${input.page}" is not in the published mini-program (or pass checkPath: false).`)
         throw err
       }
-      const fileId = await uploadFile(`channel-codes/${code}.png`, image)
+      // A file of its own per attempt: a drawn code that is taken must not overwrite the taken code's image.
+      const fileId = await uploadFile(`channel-codes/${code}-${randomBytes(4).toString('hex')}.png`, image)
       const doc: ChannelCodeDoc = {
         _id: code,
         channel: input.channel,

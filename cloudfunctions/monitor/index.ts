@@ -28,6 +28,8 @@ interface Check {
   /** Enough data to judge (a handful of sessions proves nothing). */
   enough: boolean
   label: string
+  /** The counts behind the rate, e.g. `3/40`. */
+  counts: string
 }
 
 function checks(stats: WindowStats): Check[] {
@@ -38,6 +40,7 @@ function checks(stats: WindowStats): Check[] {
       threshold: envNumber('MONITOR_ERROR_RATE', 0.05),
       enough: stats.sessions >= envNumber('MONITOR_MIN_SESSIONS', 20),
       label: '错误率',
+      counts: `${stats.sessionsWithError}/${stats.sessions}`,
     },
     {
       kind: 'slow_calls',
@@ -45,6 +48,7 @@ function checks(stats: WindowStats): Check[] {
       threshold: envNumber('MONITOR_SLOW_RATE', 0.1),
       enough: stats.calls >= envNumber('MONITOR_MIN_CALLS', 50),
       label: '慢调用率',
+      counts: `${stats.slowCalls}/${stats.calls}`,
     },
   ]
 }
@@ -136,7 +140,7 @@ async function notify(check: Check, state: Transition['state'], stats: WindowSta
           data: {
             thing1: { value: `${check.label}${percent(check.value)}超阈值`.slice(0, 20) },
             time2: { value: shanghaiTime(new Date(stats.to)) },
-            character_string3: { value: `${stats.sessionsWithError}/${stats.sessions}`.slice(0, 32) },
+            character_string3: { value: check.counts.slice(0, 32) },
           },
         })
         notified++

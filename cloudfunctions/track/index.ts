@@ -86,31 +86,36 @@ async function resolveTouch(touch: Touch, openid: string): Promise<Touch> {
 
 /** Sets the user's first touch unless one is set already; creates the user if login has not yet. */
 async function recordFirstTouch(openid: string, appid: string | undefined, touch: Touch, firstSeen: Date): Promise<void> {
-  const _ = command()
+  const users = collection('users')
+  const missing = { _id: openid, firstTouch: command().exists(false) }
   const resolved = await resolveTouch(touch, openid)
-  const updated = await collection('users').updateWhere({ _id: openid, firstTouch: _.exists(false) }, { firstTouch: resolved })
-  if (updated > 0) return
-  if (await collection('users').get(openid, { _id: true })) return // it has its first touch already
-  const day = shanghaiDay(firstSeen)
-  const user: UserDoc = {
-    _id: openid,
-    openid,
-    appid: appid ?? '',
-    nickname: '',
-    avatarUrl: '',
-    firstSeenAt: firstSeen,
-    firstSeenDay: day,
-    lastSeenAt: firstSeen,
-    lastSeenDay: day,
-    updatedAt: firstSeen,
-    firstTouch: resolved,
+  if ((await users.updateWhere(missing, { firstTouch: resolved })) > 0) return
+  const existing = await users.get(openid, { firstTouch: true })
+  if (existing?.firstTouch) return
+  if (!existing) {
+    const day = shanghaiDay(firstSeen)
+    const user: UserDoc = {
+      _id: openid,
+      openid,
+      appid: appid ?? '',
+      nickname: '',
+      avatarUrl: '',
+      firstSeenAt: firstSeen,
+      firstSeenDay: day,
+      lastSeenAt: firstSeen,
+      lastSeenDay: day,
+      updatedAt: firstSeen,
+      firstTouch: resolved,
+    }
+    try {
+      await users.add(user)
+      return
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err
+    }
   }
-  try {
-    await collection('users').add(user)
-  } catch (err) {
-    // Login created the user meanwhile; its first touch goes in on the next launch's attempt.
-    if (!isDuplicateKeyError(err)) throw err
-  }
+  // Login created the user after the update above: give that document its first touch.
+  await users.updateWhere(missing, { firstTouch: resolved })
 }
 
 export const main = createRouter<typeof trackActions, TrackOutputs>(trackActions, {

@@ -2,7 +2,7 @@
 import type { Rejection } from './api'
 import { envelopeSchema, isEventName, trackingPlan, type TrackedEvent } from './plan'
 
-/** Properties larger than this (as JSON) are refused: events are counters, not payloads. */
+/** Properties larger than this (as UTF-8 JSON) are refused: events are counters, not payloads. */
 export const MAX_PROPS_BYTES = 2048
 /** Device clocks drift, but not by this much. */
 export const MAX_FUTURE_MS = 10 * 60_000
@@ -34,7 +34,7 @@ export function checkEvent(raw: unknown, index: number, now: number): Checked {
   if (!isEventName(name)) return reject(`unknown event "${name.slice(0, 64)}": not in the tracking plan`)
   if (ts > now + MAX_FUTURE_MS) return reject('ts is more than 10 minutes in the future')
   if (ts < now - MAX_AGE_MS) return reject('ts is more than 30 days in the past')
-  if (JSON.stringify(props).length > MAX_PROPS_BYTES) return reject(`props are larger than ${MAX_PROPS_BYTES} bytes`)
+  if (Buffer.byteLength(JSON.stringify(props)) > MAX_PROPS_BYTES) return reject(`props are larger than ${MAX_PROPS_BYTES} bytes`)
   const parsed = trackingPlan[name].safeParse(props)
   if (!parsed.success) return reject(describeIssues(parsed.error.issues, 'props'))
   return { ok: true, event: { ...envelope.data, name, props: parsed.data } as TrackedEvent }

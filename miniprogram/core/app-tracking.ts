@@ -31,7 +31,11 @@ export function appLaunched(options: EntryOptions): void {
   // Before the privacy API existed (base library < 2.32.3) consent stays what setConsent last recorded.
   wx.getPrivacySetting?.({
     success: (res) => {
-      if (!res.needAuthorization) consentGiven()
+      if (!res.needAuthorization) return consentGiven()
+      // Not agreed, or agreed to terms that have changed since: nothing is collected (what the recorded
+      // consent queued is dropped) until the user agrees, and then the launch and show are tracked.
+      setConsent(false)
+      launchTracked = showTracked = false
     },
   })
 }
@@ -43,7 +47,8 @@ export function consentGiven(): void {
 }
 
 export function appShown(options: EntryOptions): void {
-  newSession()
+  // The first show continues the session the launch started (one cold start, one session).
+  if (shownAt) newSession()
   shownAt = Date.now()
   showOptions = options
   showTracked = false

@@ -48,9 +48,13 @@ export function touchFrom(options: EntryOptions): Touch {
   return touch
 }
 
-/** Adds the sharer (this device's anonymous id) to a share path, so the share chain can be followed. */
+/**
+ * Adds the sharer (this device's anonymous id) to a share path, so the share chain can be followed.
+ * A sharer already there (a shared page, shared on) is replaced: the next link of the chain is this device.
+ */
 export function withSharer(path: string): string {
   const id = anonymousId()
-  if (!id || /[?&]sharer=/.test(path)) return path
-  return `${path}${path.includes('?') ? '&' : '?'}sharer=${id}`
+  if (!id) return path
+  const own = `sharer=${id}`
+  return /[?&]sharer=/.test(path) ? path.replace(/([?&])sharer=[^&]*/, `$1${own}`) : `${path}${path.includes('?') ? '&' : '?'}${own}`
 }

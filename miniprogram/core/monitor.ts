@@ -4,12 +4,27 @@
  * The `monitor` cloud function turns them into error and slow-call rates and alerts.
  */
 import { observeCalls } from './cloud'
-import { onBeforeFlush, track } from './tracker'
+import { hasConsent, onBeforeFlush, track } from './tracker'
 
 /** A call slower than this counts as slow (network round trip included). */
 export const SLOW_CALL_MS = 1500
 /** At most this many error events per kind and minute: an error in a loop must not flood the queue. */
 const ERRORS_PER_MINUTE = 10
+/** The `track` function refuses props over 2048 bytes of UTF-8 JSON (MAX_PROPS_BYTES): a long stack gives way. */
+const MAX_PROPS = 2000
+
+/** UTF-8 length of a string, as the cloud counts it. */
+function utf8Bytes(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c < 0xdc00) bytes += 4, i++
+    else bytes += 3
+  }
+  return bytes
+}
 
 const calls = { calls: 0, failed: 0, slow: 0, totalMs: 0 }
 const budget: Record<string, { minute: number; count: number }> = {}
@@ -42,7 +57,10 @@ export function startMonitor(): void {
   // Older base libraries pass the error as a string, newer ones as { message }: both include the stack.
   wx.onError((error: WechatMiniprogram.ListenerError | string) => {
     const text = typeof error === 'string' ? error : String(error?.message ?? '')
-    if (allowed('js_error')) track('js_error', { message: firstLine(text), stack: text.slice(0, 2000) })
+    if (!allowed('js_error')) return
+    const props = { message: firstLine(text), stack: text.slice(0, 2000) }
+    while (utf8Bytes(JSON.stringify(props)) > MAX_PROPS) props.stack = props.stack.slice(0, -50)
+    track('js_error', props)
   })
   wx.onUnhandledRejection(({ reason }) => {
     if (allowed('promise_rejection')) track('promise_rejection', { message: firstLine(messageOf(reason)) })
@@ -51,7 +69,8 @@ export function startMonitor(): void {
     if (allowed('page_not_found')) track('page_not_found', { path: path.slice(0, 256), isEntryPage })
   })
   observeCalls((record) => {
-    if (record.fn === 'track') return // the tracker's own sends are not app traffic
+    // The tracker's own sends are not app traffic; nothing is counted before consent.
+    if (record.fn === 'track' || !hasConsent()) return
     calls.calls++
     calls.totalMs += record.durationMs
     if (record.durationMs > SLOW_CALL_MS) calls.slow++

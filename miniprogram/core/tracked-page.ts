@@ -29,6 +29,11 @@ function trackedTap(event: unknown): string | undefined {
   return typeof name === 'string' && /^[a-z0-9_.-]{1,64}$/.test(name) ? name : undefined
 }
 
+function trackTap(event: unknown): void {
+  const element = trackedTap(event)
+  if (element) track('element_tap', { element })
+}
+
 interface ShareMessage {
   title?: string
   path?: string
@@ -43,15 +48,17 @@ interface ShareTimeline {
 
 export const trackedPage = Behavior({
   methods: {
-    /** For a `data-track` element that has nothing else to do on tap. */
-    trackTap() {},
+    /**
+     * For a `data-track` element that has nothing else to do on tap. It tracks by itself: the
+     * definitionFilter below only wraps the page's own methods, not the behavior's.
+     */
+    trackTap,
   },
   definitionFilter(definition: { methods?: Record<string, Method> }) {
     const methods = (definition.methods ??= {})
     for (const [name, original] of Object.entries(methods)) {
       methods[name] = function (this: unknown, ...args: unknown[]) {
-        const element = trackedTap(args[0])
-        if (element) track('element_tap', { element })
+        trackTap(args[0])
         return original.apply(this, args)
       }
     }

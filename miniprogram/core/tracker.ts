@@ -32,6 +32,8 @@ export const DEFAULTS: TrackerOptions = {
 }
 
 const KEY = { queue: 'tracker:queue', anonymousId: 'tracker:anon', consent: 'tracker:consent' }
+/** What one `track` call takes (MAX_BATCH in cloudfunctions/track/api.ts, not imported: it would bring zod). */
+const MAX_BATCH = 50
 
 let options = DEFAULTS
 let queue: TrackedEvent[] = []
@@ -63,7 +65,10 @@ function write(key: string, value: unknown): void {
 
 function isEvent(value: unknown): value is TrackedEvent {
   const e = value as TrackedEvent | null
-  return typeof e === 'object' && e !== null && isUuidv7(e.id) && typeof e.name === 'string' && typeof e.ts === 'number' && typeof e.props === 'object'
+  return (
+    !!e && isUuidv7(e.id) && isUuidv7(e.anonymousId) && isUuidv7(e.sessionId) &&
+    typeof e.name === 'string' && typeof e.ts === 'number' && typeof e.page === 'string' && !!e.props && typeof e.props === 'object'
+  )
 }
 
 /** Loads identity, consent and the queue left by a previous run. Call once, at launch. */
@@ -119,9 +124,9 @@ export function hasConsent(): boolean {
   return consent
 }
 
-/** The device's anonymous id ('' before consent). */
+/** The device's anonymous id ('' without consent: it is not handed out, e.g. to share paths, once revoked). */
 export function anonymousId(): string {
-  return anonymous
+  return consent ? anonymous : ''
 }
 
 export function sessionId(): string {
@@ -149,7 +154,8 @@ export function track<N extends EventName>(name: N, props: EventProps<N>): void 
     dropped.queue_full += overflow
   }
   write(KEY.queue, queue)
-  if (queue.length >= options.flushAt) void flush()
+  // While backing off, the retry timer decides: more events must not mean more attempts.
+  if (queue.length >= options.flushAt && !failures) void flush()
   else if (!timer) schedule(options.flushIntervalMs)
 }
 
@@ -174,17 +180,20 @@ function retryDelay(): number {
 /** Sends the oldest batch; removes exactly the events the cloud acknowledged (stored or rejected for good). */
 export async function flush(): Promise<void> {
   if (flushing || !consent) return
+  // Before anything is tracked here (the drop report, the monitor's summary): reaching flushAt must not start a second send of this batch.
+  flushing = true
   if (dropped.queue_full > 0) {
     const count = dropped.queue_full
     dropped.queue_full = 0
     track('tracker_dropped', { count, reason: 'queue_full' })
   }
   for (const listener of beforeFlush) listener()
-  if (queue.length === 0) return
-  flushing = true
-  const batch = queue.slice(0, options.maxBatch)
+  const max = Math.min(options.maxBatch, MAX_BATCH)
+  const batch = queue.slice(0, max)
   try {
+    if (batch.length === 0) return
     const result = await call('track', 'ingest', { events: batch })
+    if (!consent) return // revoked meanwhile (the queue is gone), or the app was killed (stopTracker)
     const done = new Set(result.accepted)
     for (const rejection of result.rejected) {
       const id = batch[rejection.index]?.id
@@ -199,13 +208,19 @@ export async function flush(): Promise<void> {
   } finally {
     flushing = false
   }
+  if (!consent) return
   if (failures > 0) schedule(retryDelay())
-  else if (queue.length >= options.flushAt) void flush()
+  // A full batch means a backlog: drain it now (the app may be hiding), not one batch per interval.
+  else if (queue.length >= options.flushAt || (queue.length > 0 && batch.length === max)) void flush()
   else if (queue.length > 0) schedule(options.flushIntervalMs)
 }
 
-/** Stops the flush timer, as the runtime does when the app is killed (tests, benchmarks). */
+/**
+ * Ends this instance as a kill would (tests, benchmarks): no timer, nothing more tracked or sent,
+ * and a reply still on its way changes nothing (the next launch resends from storage).
+ */
 export function stopTracker(): void {
+  consent = false
   if (timer) clearTimeout(timer)
   timer = undefined
 }

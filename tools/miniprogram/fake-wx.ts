@@ -23,6 +23,23 @@ export interface FakeWx {
   log: WxLog
   storage: Map<string, unknown>
   envVersion: 'develop' | 'trial' | 'release'
+  /** What wx.getLaunchOptionsSync() returns. */
+  launchOptions: { path: string; scene: number; query: Record<string, string>; referrerInfo: Record<string, unknown> }
+  /**
+   * What wx.getPrivacySetting() answers. The answer comes asynchronously (as on a device); with
+   * `held`, only when the test calls answerPrivacy() (a user who has not answered yet).
+   */
+  privacy: { needAuthorization: boolean; held: boolean }
+  /** Answers every wx.getPrivacySetting() call still waiting (see `privacy.held`). */
+  answerPrivacy(): void
+  /** Listeners registered with wx.onError / onUnhandledRejection / onPageNotFound. */
+  listeners: { error: ((error: unknown) => void)[]; unhandledRejection: ((res: unknown) => void)[]; pageNotFound: ((res: unknown) => void)[] }
+  /** Calls the listeners of an app event, as the runtime would. */
+  fire(event: 'error' | 'unhandledRejection' | 'pageNotFound', payload: unknown): void
+  /** Delivers performance entries to the observers created with wx.getPerformance().createObserver(). */
+  firePerformance(entries: { name: string; entryType: string; duration: number; startTime?: number; path?: string }[]): void
+  /** What the observers asked to observe (`observe({ entryTypes })`). */
+  performanceObserved: unknown[]
 }
 
 type Callbacks<T> = { success?: (res: T) => void; fail?: (err: { errMsg: string }) => void; complete?: () => void }
@@ -103,7 +120,28 @@ export function installCloud(fake: FakeWx, url: string, openid: string): { inits
 export function createWx(): FakeWx {
   const storage = new Map<string, unknown>()
   const log: WxLog = { navigateTo: [], reLaunch: [], toasts: [], stopPullDownRefresh: 0, titles: [], shareMenus: [], requests: [], missing: [] }
-  const fake: FakeWx = { wx: {}, log, storage, envVersion: 'develop' }
+  const listeners: FakeWx['listeners'] = { error: [], unhandledRejection: [], pageNotFound: [] }
+  const perfObservers: ((list: { getEntries(): unknown[] }) => void)[] = []
+  const privacyWaiting: (() => void)[] = []
+  const fake: FakeWx = {
+    wx: {},
+    log,
+    storage,
+    envVersion: 'develop',
+    launchOptions: { path: 'pages/home/index', scene: 1001, query: {}, referrerInfo: {} },
+    privacy: { needAuthorization: false, held: false },
+    answerPrivacy: () => {
+      for (const answer of privacyWaiting.splice(0)) answer()
+    },
+    listeners,
+    fire: (event, payload) => {
+      for (const listener of [...listeners[event]]) listener(payload)
+    },
+    firePerformance: (entries) => {
+      for (const observer of [...perfObservers]) observer({ getEntries: () => entries.map((e) => ({ startTime: 0, ...e })) })
+    },
+    performanceObserved: [],
+  }
   const windowInfo = { pixelRatio: 2, screenWidth: 375, screenHeight: 812, windowWidth: 375, windowHeight: 812, statusBarHeight: 44, safeArea: { top: 44, bottom: 778, left: 0, right: 375, width: 375, height: 734 } }
   const clone = (value: unknown) => (value === undefined ? value : JSON.parse(JSON.stringify(value)))
   const api: Record<string, unknown> = {
@@ -131,6 +169,35 @@ export function createWx(): FakeWx {
     hideKeyboard: () => undefined,
     vibrateShort: () => undefined,
     canIUse: () => true,
+    getLaunchOptionsSync: () => clone(fake.launchOptions),
+    getPrivacySetting: (options: Callbacks<{ needAuthorization: boolean; privacyContractName: string }>) => {
+      const answer = () => {
+        options.success?.({ needAuthorization: fake.privacy.needAuthorization, privacyContractName: '《小程序隐私保护指引》' })
+        options.complete?.()
+      }
+      if (fake.privacy.held) privacyWaiting.push(answer)
+      else setTimeout(answer, 0)
+    },
+    onError: (listener: (error: unknown) => void) => void listeners.error.push(listener),
+    onUnhandledRejection: (listener: (res: unknown) => void) => void listeners.unhandledRejection.push(listener),
+    onPageNotFound: (listener: (res: unknown) => void) => void listeners.pageNotFound.push(listener),
+    getPerformance: () => ({
+      now: () => Date.now(),
+      getEntries: () => [],
+      getEntriesByName: () => [],
+      getEntriesByType: () => [],
+      setBufferSize: () => undefined,
+      createObserver: (callback: (list: { getEntries(): unknown[] }) => void) => ({
+        observe: (options: unknown) => {
+          fake.performanceObserved.push(options)
+          perfObservers.push(callback)
+        },
+        disconnect: () => {
+          const at = perfObservers.indexOf(callback)
+          if (at >= 0) perfObservers.splice(at, 1)
+        },
+      }),
+    }),
     createSelectorQuery: () => {
       const query = {
         in: () => query,
