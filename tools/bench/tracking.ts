@@ -372,7 +372,7 @@ device code, minified (gzipped):
   (anchors: Sensors Data ~64 KB, GrowingIO ~70 KB, Umeng ~38 KB minified)
 
 per batch: ${cost.eventsPerInvocation} events per track invocation, ${cost.bytesPerEvent} bytes per event on the wire
-  DB round trips per batch, in order: ${cost.dbRoundTripsPerBatch.join(', ')} (first batch of a device's day, then steady state)
+  DB round trips per batch, in order: ${cost.dbRoundTripsPerBatch.join(', ')} (the batch with the device's first app_launch: events, first touch, user lookup and insert; then steady state)
 
 loss and duplication: ${loss.generated} events generated in simulated sessions, ${(Number(values.fail) * 100).toFixed(0)}% of calls failing, ${loss.kills} kills
   stored ${loss.stored}, lost ${loss.lost}, duplicated ${loss.duplicated}
