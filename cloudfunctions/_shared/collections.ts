@@ -88,6 +88,16 @@ export const collections = {
     indexes: [],
     rule: CLIENTS_DENIED,
   },
+  metrics_daily: {
+    description: "Each day's rollup (traffic, pages, paths, new users and their channels, returning users by cohort, errors), written whole by the `analytics` function; _id is the day.",
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
+  metrics_funnels: {
+    description: 'Funnel results per funnel and entry day, written by the `analytics` function; _id is `<funnel id>:<YYYY-MM-DD>`.',
+    indexes: [{ name: 'day_1', keys: { day: 1 } }],
+    rule: CLIENTS_DENIED,
+  },
   app_config: {
     description: 'Settings an admin edits in the cloud console, one document per topic (e.g. _id "admins": { openids: [...] }).',
     indexes: [],

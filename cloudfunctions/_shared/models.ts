@@ -104,6 +104,49 @@ export interface MonitorStateDoc {
   alerts: number
 }
 
+/** One day's rollup, written whole (so a failed run never leaves half a day). */
+export interface DailyMetricsDoc {
+  _id: string
+  day: string
+  /** Users with at least one event that day, and page views. */
+  uv: number
+  pv: number
+  /** Sessions with an event that day; those that ended (app_hide) and their total length. */
+  sessions: number
+  endedSessions: number
+  sessionMs: number
+  /** Users whose first day (users.firstSeenDay) is this day, in all and by first-touch channel. */
+  newUsers: number
+  newUsersByChannel: { channel: string; users: number }[]
+  /** Active users this day by cohort: `n` days after their first day (1..30). */
+  returning: { n: number; users: number }[]
+  /** Active users this day among the users new 1 and 7 days before, by channel. */
+  returningByChannel: { channel: string; d1: number; d7: number }[]
+  pages: { page: string; pv: number; uv: number }[]
+  paths: { path: string[]; sessions: number }[]
+  errors: { js_error: number; promise_rejection: number; page_not_found: number; cloud_call_failed: number; sessionsWithError: number }
+  errorMessages: { name: string; message: string; count: number }[]
+  computedAt: Date
+  /** Computed before the day was over. */
+  partial: boolean
+}
+
+/** A funnel's result for the users who entered it (did its first step) on one day. */
+export interface FunnelDayDoc {
+  _id: string
+  funnel: string
+  day: string
+  /** The definition the result was computed with (steps change over time). */
+  definition: string
+  /** Users who reached each step, the first one included. */
+  users: number[]
+  /** Median time from the previous step, per step (null for the first, or when nobody reached it). */
+  medianMs: (number | null)[]
+  computedAt: Date
+  /** The conversion window had not closed yet when computed. */
+  partial: boolean
+}
+
 export interface AppConfigDoc {
   _id: string
   [key: string]: unknown
@@ -145,6 +188,8 @@ export interface DocTypes {
   channel_codes: ChannelCodeDoc
   monitor_windows: MonitorWindowDoc
   monitor_state: MonitorStateDoc
+  metrics_daily: DailyMetricsDoc
+  metrics_funnels: FunnelDayDoc
   app_config: AppConfigDoc
 }
 

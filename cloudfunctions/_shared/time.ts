@@ -13,3 +13,20 @@ const dayFormat = new Intl.DateTimeFormat('en-CA', {
 export function shanghaiDay(instant: Date): string {
   return dayFormat.format(instant)
 }
+
+/** The calendar day `n` days after `day` (`YYYY-MM-DD`; n may be negative). Shanghai has no DST: plain UTC arithmetic on the date is exact. */
+export function addDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
+}
+
+/** Every day from `from` to `to`, both included. */
+export function dayRange(from: string, to: string): string[] {
+  const days: string[] = []
+  for (let day = from; day <= to; day = addDays(day, 1)) days.push(day)
+  return days
+}
+
+/** The instant a Shanghai calendar day starts. */
+export function dayStart(day: string): Date {
+  return new Date(Date.parse(`${day}T00:00:00+08:00`))
+}

@@ -5,6 +5,7 @@
  * error type pages can switch on.
  */
 import type { ErrorCode, Result } from '../../cloudfunctions/_shared/contract'
+import type { AnalyticsApi } from '../../cloudfunctions/analytics/api'
 import type { ChannelApi } from '../../cloudfunctions/channel/api'
 import type { ContentApi } from '../../cloudfunctions/content/api'
 import type { MonitorApi } from '../../cloudfunctions/monitor/api'
@@ -18,6 +19,7 @@ export interface Apis {
   track: TrackApi
   channel: ChannelApi
   monitor: MonitorApi
+  analytics: AnalyticsApi
 }
 export type FunctionName = keyof Apis
 export type ActionName<F extends FunctionName> = keyof Apis[F] & string
