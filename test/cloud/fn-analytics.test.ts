@@ -384,5 +384,24 @@ describe('cost', () => {
       // The admin check (app_config) and one query of metrics_daily.
       expect([action, reply.headers.get('x-db-ops')]).toEqual([action, 'getDocument=2'])
     }
+    // Documents read: the admin document and the days asked for (overview: the day, the day before
+    // (and its previous day, for D1), a week before (and its previous day)).
+    const overview = await callGateway(t.url, 'analytics', { action: 'overview', data: { day: LAST } }, { openid: ADMIN })
+    expect(overview.headers.get('x-db-docs-read')).toBe('6')
+    const trend = await callGateway(t.url, 'analytics', { action: 'trend', data: { from: addDays(LAST, -2), to: LAST } }, { openid: ADMIN })
+    expect(trend.headers.get('x-db-docs-read')).toBe('5')
+  })
+
+  test('the rollup reports its peak memory and reads grouped rows, not raw events', async () => {
+    const reply = await callGateway(t.url, 'analytics', { action: 'rollup', data: { from: LAST, to: LAST } }, { openid: ADMIN })
+    const events = t.cloud.store.count('events', { day: LAST })
+    expect(events).toBeGreaterThan(50)
+    // 6 aggregations + the funnel's, the admin and funnel config documents: a handful of rows each.
+    expect(Number(reply.headers.get('x-db-docs-read'))).toBeLessThan(events / 2)
+    const res = await fetch(`${t.url}/_/invocations?fn=analytics&limit=1`)
+    const [last] = ((await res.json()) as { invocations: { action: string; peakHeapMb: number; peakRssMb: number }[] }).invocations
+    expect(last).toMatchObject({ action: 'rollup' })
+    expect(last!.peakHeapMb).toBeGreaterThan(1)
+    expect(last!.peakRssMb).toBeGreaterThanOrEqual(last!.peakHeapMb)
   })
 })

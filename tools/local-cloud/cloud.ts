@@ -152,6 +152,12 @@ function actionOf(event: unknown): string | undefined {
   return undefined
 }
 
+/** Documents in a database reply (`data.list` of a query, a get or an aggregation). */
+function documentsIn(reply: Record<string, unknown>): number {
+  const list = (reply.data as { list?: unknown } | undefined)?.list
+  return Array.isArray(list) ? list.length : 0
+}
+
 function shortId(openid: string | undefined): string {
   return openid ? (openid.length > 10 ? `${openid.slice(0, 8)}…` : openid) : '-'
 }
@@ -305,7 +311,11 @@ export class LocalCloud {
         ? { ...(event as Record<string, unknown>), userInfo: { appId: wx.WX_APPID, openId: identity.openid } }
         : event
     const result = await pool.invoke(record.requestId, payload, context, env)
-    this.ledger.end(record, result.outcome.ok ? 'ok' : result.outcome.code, { coldStart: result.coldStart, startMs: result.startMs })
+    this.ledger.end(record, result.outcome.ok ? 'ok' : result.outcome.code, {
+      coldStart: result.coldStart,
+      startMs: result.startMs,
+      ...(result.memory ? { peakHeapMb: result.memory.heapMb, peakRssMb: result.memory.rssMb } : {}),
+    })
     this.logInvocation(record, result.outcome)
     return { record, outcome: result.outcome }
   }
@@ -405,8 +415,9 @@ export class LocalCloud {
     try {
       let reply: Record<string, unknown>
       if (DATABASE_ACTIONS.has(action)) {
-        this.ledger.count(token, 'db', action.slice('database.'.length))
+        const record = this.ledger.count(token, 'db', action.slice('database.'.length))
         reply = handleDatabase(this.store, action, body)
+        if (record) record.docsRead += documentsIn(reply)
       } else if (action.startsWith('storage.')) {
         this.ledger.count(token, 'storage', action.slice('storage.'.length))
         reply = this.storage.handle(action, body)
@@ -530,6 +541,7 @@ export class LocalCloud {
       'x-request-id': record.requestId,
       'x-db-roundtrips': String(record.dbTotal),
       'x-db-ops': Object.entries(record.db).map(([k, v]) => `${k}=${v}`).join(','),
+      'x-db-docs-read': String(record.docsRead),
       'x-duration-ms': String(record.durationMs ?? 0),
       'x-cold-start': record.coldStart ? '1' : '0',
     }

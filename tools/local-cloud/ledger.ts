@@ -25,6 +25,11 @@ export interface InvocationRecord {
   /** Database round trips by action (`getDocument`, `modifyDocument`...). */
   db: Record<string, number>
   dbTotal: number
+  /** Documents the database returned to the function (queried, aggregated rows, fetched by id). */
+  docsRead: number
+  /** The worker's peak V8 heap and resident memory during the call (MB), sampled. */
+  peakHeapMb?: number
+  peakRssMb?: number
   openapi: Record<string, number>
   storage: Record<string, number>
   invokes: number
@@ -71,6 +76,7 @@ export class Ledger {
       startedAt: Date.now(),
       db: {},
       dbTotal: 0,
+      docsRead: 0,
       openapi: {},
       storage: {},
       invokes: 0,
@@ -83,7 +89,7 @@ export class Ledger {
     return { token, record }
   }
 
-  end(record: InvocationRecord, outcome: InvocationRecord['outcome'], extra: Pick<InvocationRecord, 'coldStart' | 'startMs'>): void {
+  end(record: InvocationRecord, outcome: InvocationRecord['outcome'], extra: Pick<InvocationRecord, 'coldStart' | 'startMs' | 'peakHeapMb' | 'peakRssMb'>): void {
     record.durationMs = Date.now() - record.startedAt
     record.outcome = outcome
     Object.assign(record, extra)

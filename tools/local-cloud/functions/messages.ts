@@ -18,5 +18,12 @@ export type WorkerMessage =
       ok: true
       /** The function's return value as JSON text (what the cloud would serialize), or null. */
       json: string | null
+      memory?: PeakMemory
     }
-  | { type: 'result'; requestId: string; ok: false; error: { name: string; message: string; stack?: string } }
+  | { type: 'result'; requestId: string; ok: false; error: { name: string; message: string; stack?: string }; memory?: PeakMemory }
+
+/** The worker's peak memory during one call, in MB. */
+export interface PeakMemory {
+  heapMb: number
+  rssMb: number
+}

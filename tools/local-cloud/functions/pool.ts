@@ -7,7 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type { FunctionConfig } from './config'
-import type { InvokeMessage, WorkerMessage } from './messages'
+import type { InvokeMessage, PeakMemory, WorkerMessage } from './messages'
 
 export type FailureCode =
   | 'FUNCTION_NOT_BUILT'
@@ -26,6 +26,8 @@ export interface InvokeResult {
   coldStart: boolean
   /** Time to start the process and load the function (cold starts only). */
   startMs?: number
+  /** The worker's peak memory during the call. */
+  memory?: PeakMemory
 }
 
 export interface PoolOptions {
@@ -163,6 +165,7 @@ export class FunctionPool {
       return { coldStart: true, outcome: { ok: false, code: 'FUNCTION_LOAD_ERROR', message: e.message, stack: e.stack } }
     }
     worker.current = requestId
+    let memory: PeakMemory | undefined
     const outcome = await new Promise<Outcome>((resolve) => {
       const timer = setTimeout(() => {
         resolve({
@@ -178,6 +181,7 @@ export class FunctionPool {
       worker.onResult = (message) => {
         if (message.type !== 'result' || message.requestId !== requestId) return
         clearTimeout(timer)
+        memory = message.memory
         if (message.ok) resolve({ ok: true, json: message.json })
         else resolve({ ok: false, code: 'FUNCTION_ERROR', message: message.error.message, stack: message.error.stack })
       }
@@ -185,7 +189,7 @@ export class FunctionPool {
       worker.proc.send(message)
     })
     this.release(worker, !outcome.ok)
-    return { outcome, coldStart, ...(coldStart ? { startMs } : {}) }
+    return { outcome, coldStart, ...(coldStart ? { startMs } : {}), ...(memory ? { memory } : {}) }
   }
 
   /** Replaces every worker (after a rebuild): idle ones now, busy ones when their call ends. */

@@ -51,17 +51,32 @@ process.on('message', (raw: unknown) => {
     if (key.startsWith('WX_') && !(key in message.env)) delete process.env[key]
   }
   Object.assign(process.env, message.env)
+  // Peak memory of the call, sampled while it waits on I/O (and at its end): the figure to hold
+  // against the function's memory size.
+  const peak = { heap: 0, rss: 0 }
+  const sample = () => {
+    const usage = process.memoryUsage()
+    peak.heap = Math.max(peak.heap, usage.heapUsed)
+    peak.rss = Math.max(peak.rss, usage.rss)
+  }
+  sample()
+  const sampler = setInterval(sample, 5)
+  const memory = () => {
+    clearInterval(sampler)
+    sample()
+    return { heapMb: Math.round((peak.heap / 2 ** 20) * 10) / 10, rssMb: Math.round((peak.rss / 2 ** 20) * 10) / 10 }
+  }
   Promise.resolve()
     .then(() => main(message.event, message.context))
     .then(
       (value) => {
         const json = value === undefined ? null : JSON.stringify(value)
-        send({ type: 'result', requestId: message.requestId, ok: true, json: json ?? null })
+        send({ type: 'result', requestId: message.requestId, ok: true, json: json ?? null, memory: memory() })
       },
-      (err: unknown) => send({ type: 'result', requestId: message.requestId, ok: false, error: describe(err) }),
+      (err: unknown) => send({ type: 'result', requestId: message.requestId, ok: false, error: describe(err), memory: memory() }),
     )
     .catch((err: unknown) => {
       // The result could not be serialized (e.g. a circular structure).
-      send({ type: 'result', requestId: message.requestId, ok: false, error: describe(err) })
+      send({ type: 'result', requestId: message.requestId, ok: false, error: describe(err), memory: memory() })
     })
 })
