@@ -18,4 +18,8 @@ export const api = {
     list: (input: Input<'content', 'list'>) => call('content', 'list', input, SAFE),
     detail: (input: Input<'content', 'detail'>) => call('content', 'detail', input),
   },
+  // Only the admin check: the dashboard's own queries live in its subpackage (packages/admin/data.ts).
+  analytics: {
+    access: () => call('analytics', 'access', {}, SAFE),
+  },
 }

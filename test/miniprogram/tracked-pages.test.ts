@@ -1,6 +1,6 @@
 /**
  * The pages measured by the `trackedPage` behavior (miniprogram/core/tracked-page.ts): the real
- * home, guide and me pages, rendered with the official compiler and TDesign, against a real local
+ * home, guide, me and admin pages, rendered with the official compiler and TDesign, against a real local
  * cloud, on a device whose user agreed to the privacy terms. What the pages send is checked where
  * it ends up: in the cloud's `events`.
  */
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { type CloudProcess, startCloudProcess } from './harness/cloud'
 import { type Mounted, MP_ROOT, mountPage } from './harness/mount'
+import { adminRequest } from './harness/net'
 import { type StoredEvent, storedEvents, trackBatches, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
@@ -25,6 +26,7 @@ const GUIDE = seed.guides[0]!
 const HOME = 'pages/home/index'
 const DETAIL = 'packages/guide/detail/index'
 const ME = 'packages/me/index'
+const ADMIN = 'packages/admin/index'
 
 jest.setTimeout(20_000)
 
@@ -237,6 +239,23 @@ describe('taps on data-track elements', () => {
     await me.tap(entry)
     expect(me.fake.log.reLaunch).toEqual(['/pages/home/index'])
     expect(await pageEvents(anon, 'element_tap')).toEqual([['element_tap', ME, { element: 'me_entry' }]])
+  })
+
+  test('the admin dashboard: its page_view, and a range preset sends element_tap admin_range_preset', async () => {
+    const fake = await device()
+    const openid = fake.storage.get('local-cloud:openid') as string
+    const reply = await adminRequest(cloud.url, { action: 'database.insertDocument', collectionName: 'app_config', data: [JSON.stringify({ _id: 'admins', openids: [openid] })] })
+    expect(reply.status).toBe(200)
+    const admin = await launch(ADMIN, fake)
+    const anon = tracker!.anonymousId()
+    admin.page.onShow()
+    await admin.waitFor(() => admin.page.data.status.overview === 'ready', 'the overview')
+    const preset = admin.find('range__preset').find((el) => el.textContent?.trim() === '近7天')!
+    await admin.tap(preset)
+    expect(await pageEvents(anon, 'page_view', 'element_tap')).toEqual([
+      ['page_view', ADMIN, {}],
+      ['element_tap', ADMIN, { element: 'admin_range_preset' }],
+    ])
   })
 
   test('a guide opened directly: 更多实用指南 sends element_tap guide_more', async () => {

@@ -5,6 +5,7 @@
  */
 import type { UserProfile } from '../../../cloudfunctions/user/api'
 import { api } from '../../core/api'
+import { type CachePolicy, swr } from '../../core/cache'
 import { describeError } from '../../core/cloud'
 import { formatCalendarDay } from '../../core/format'
 import { currentUser, setCurrentUser } from '../../core/session'
@@ -18,6 +19,13 @@ export interface Entry {
 }
 
 export const ENTRIES: Entry[] = [{ title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' }]
+
+/** Shown to admins only (the `analytics` function decides who is one). */
+export const ADMIN_ENTRY: Entry = { title: '数据看板', note: '访问、留存、转化', url: '/packages/admin/index' }
+
+const isAccess = (data: unknown): data is { admin: boolean } => typeof (data as { admin?: unknown } | null)?.admin === 'boolean'
+/** Admins are rarely added or removed: ask again after 10 minutes, in the background. */
+const ACCESS_POLICY: CachePolicy<{ admin: boolean }> = { freshMs: 10 * 60_000, staleMs: 30 * 86400_000, isValid: isAccess }
 
 /** What 保存 would send, or '' when there is nothing to save (blank, or the current nickname). */
 function nicknameToSave(draft: string, user: UserProfile | null): string {
@@ -59,6 +67,18 @@ Component({
   methods: {
     onLoad() {
       this.load()
+      this.loadAdminEntry()
+    },
+
+    /** Adds the dashboard entry for admins; the page does not wait for it. */
+    async loadAdminEntry() {
+      const apply = (access: { admin: boolean }) => this.setData({ entries: access.admin ? [...ENTRIES, ADMIN_ENTRY] : ENTRIES })
+      try {
+        const { data } = await swr('admin-access', ACCESS_POLICY, () => api.analytics.access(), apply)
+        apply(data)
+      } catch {
+        // No entry: the check runs again on the next visit.
+      }
     },
 
     async load() {

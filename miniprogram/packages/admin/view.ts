@@ -1,0 +1,235 @@
+/**
+ * What each tab of the dashboard shows, computed from the `analytics` function's answers: pure
+ * functions, so the numbers on screen are tested without rendering.
+ */
+import type { AnalyticsOutputs, DayTotals, FunnelResult } from '../../../cloudfunctions/analytics/api'
+import { formatCount, formatDuration, formatPercent } from '../../core/format'
+import type { Series } from './components/line-chart/draw'
+
+export const COLORS = { brand: '#0052d9', green: '#2ba471', orange: '#e37318', red: '#d54941' }
+
+// ---- overview ---------------------------------------------------------------------------------
+
+export interface Change {
+  text: string
+  trend: 'up' | 'down' | 'flat'
+}
+
+export interface MetricCard {
+  key: 'uv' | 'pv' | 'newUsers' | 'd1Retention'
+  title: string
+  value: string
+  yesterday: string
+  weekAgo: string
+  vsYesterday: Change | null
+  vsWeekAgo: Change | null
+}
+
+/** Relative change from `base` to `now`: "↑12.5%", "↓3.0%", "持平"; null when there is no base to compare with. */
+export function change(now: number | null, base: number | null): Change | null {
+  if (now === null || base === null || base === 0) return null
+  const ratio = (now - base) / base
+  const text = formatPercent(Math.abs(ratio))
+  if (text === '0.0%') return { text: '持平', trend: 'flat' }
+  return ratio > 0 ? { text: `↑${text}`, trend: 'up' } : { text: `↓${text}`, trend: 'down' }
+}
+
+const METRICS: { key: MetricCard['key']; title: string }[] = [
+  { key: 'uv', title: '访问用户' },
+  { key: 'pv', title: '浏览次数' },
+  { key: 'newUsers', title: '新用户' },
+  { key: 'd1Retention', title: '次日留存' },
+]
+
+export function overviewCards(o: AnalyticsOutputs['overview']): MetricCard[] {
+  return METRICS.map(({ key, title }) => {
+    const show = (day: DayTotals) => (key === 'd1Retention' ? formatPercent(day.d1Retention) : formatCount(day[key]))
+    const raw = (day: DayTotals) => day[key]
+    return {
+      key,
+      title,
+      value: show(o.today),
+      yesterday: show(o.yesterday),
+      weekAgo: show(o.weekAgo),
+      vsYesterday: change(raw(o.today), raw(o.yesterday)),
+      vsWeekAgo: change(raw(o.today), raw(o.weekAgo)),
+    }
+  })
+}
+
+/** "今日数据更新于 14:05" from the rollup time (Asia/Shanghai), or that today has not been computed yet. */
+export function updatedText(today: DayTotals): string {
+  if (!today.computedAt) return '今日数据还未统计（每小时更新）'
+  const t = new Date(Date.parse(today.computedAt) + 8 * 3600_000)
+  const hh = String(t.getUTCHours()).padStart(2, '0')
+  const mm = String(t.getUTCMinutes()).padStart(2, '0')
+  return `今日数据更新于 ${hh}:${mm}（每小时更新）`
+}
+
+export interface Chart {
+  days: string[]
+  series: Series[]
+}
+
+export function trendCharts(days: DayTotals[]): { visits: Chart; newUsers: Chart; retention: Chart } {
+  const d = days.map((t) => t.day)
+  return {
+    visits: {
+      days: d,
+      series: [
+        { name: '访问用户', color: COLORS.brand, values: days.map((t) => t.uv) },
+        { name: '浏览次数', color: COLORS.orange, values: days.map((t) => t.pv) },
+      ],
+    },
+    newUsers: { days: d, series: [{ name: '新用户', color: COLORS.green, values: days.map((t) => t.newUsers) }] },
+    retention: { days: d, series: [{ name: '次日留存', color: COLORS.brand, values: days.map((t) => t.d1Retention) }] },
+  }
+}
+
+// ---- retention heat map ---------------------------------------------------------------------
+
+const LOW = [240, 244, 255] // #f0f4ff
+const HIGH = [0, 82, 217] // #0052d9, the brand color
+
+export interface HeatCell {
+  /** The day offset (a stable key). */
+  n: number
+  text: string
+  style: string
+}
+
+/**
+ * A heat map cell's colors: from pale (0) to the brand color (`max`, the table's highest rate, so
+ * typical retention of 10–40% still spans the scale), white text on the darker half. A day that
+ * has not come yet is blank.
+ */
+export function heatColor(rate: number | null, max: number): { background: string; color: string } {
+  if (rate === null) return { background: 'transparent', color: 'rgba(0, 0, 0, 0.26)' }
+  const t = max > 0 ? Math.min(1, Math.max(0, rate / max)) : 0
+  const [r, g, b] = LOW.map((low, i) => Math.round(low + (HIGH[i]! - low) * t))
+  return { background: `rgb(${r}, ${g}, ${b})`, color: t > 0.5 ? '#ffffff' : 'rgba(0, 0, 0, 0.9)' }
+}
+
+export interface CohortRow {
+  day: string
+  size: string
+  cells: HeatCell[]
+}
+
+export function retentionTable(r: AnalyticsOutputs['retention']): { offsets: string[]; rows: CohortRow[] } {
+  const max = Math.max(0, ...r.cohorts.flatMap((c) => c.rates.filter((x): x is number => x !== null)))
+  return {
+    offsets: r.offsets.map((n) => (n === 1 ? '次日' : `${n}日`)),
+    // Newest cohort first: the one being watched.
+    rows: [...r.cohorts].reverse().map((c) => ({
+      day: c.day.slice(5),
+      size: formatCount(c.size),
+      cells: c.rates.map((rate, j) => {
+        const { background, color } = heatColor(c.size > 0 ? rate : null, max)
+        return { n: r.offsets[j] ?? j, text: c.size > 0 && rate !== null ? formatPercent(rate) : '', style: `background: ${background}; color: ${color}` }
+      }),
+    })),
+  }
+}
+
+// ---- funnels -------------------------------------------------------------------------------
+
+export interface FunnelStepView {
+  key: string
+  label: string
+  users: string
+  /** Bar width, % of the widest (the first step's users). */
+  width: number
+  conversion: string
+  overall: string
+  median: string
+}
+
+export interface FunnelView {
+  id: string
+  name: string
+  note: string
+  entered: string
+  steps: FunnelStepView[]
+}
+
+export function funnelViews(funnels: FunnelResult[]): FunnelView[] {
+  return funnels.map((f) => {
+    const widest = Math.max(0, ...f.steps.map((s) => s.users))
+    const first = f.steps[0]?.users ?? 0
+    const last = f.steps[f.steps.length - 1]
+    return {
+      id: f.id,
+      name: f.name,
+      note: `${f.windowDays} 天内完成 · 整体转化 ${first > 0 && last ? formatPercent(last.overall) : '—'}`,
+      entered: formatCount(first),
+      steps: f.steps.map((s, i) => ({
+        key: String(i),
+        label: s.label,
+        users: formatCount(s.users),
+        width: widest > 0 ? Math.round((s.users / widest) * 1000) / 10 : 0,
+        conversion: i === 0 ? '' : `转化 ${formatPercent(s.conversion)}`,
+        overall: formatPercent(s.overall),
+        median: s.medianMs === null ? '' : `中位用时 ${formatDuration(s.medianMs)}`,
+      })),
+    }
+  })
+}
+
+// ---- channels ------------------------------------------------------------------------------
+
+/** WeChat scenes a new user commonly arrives from (the rest show their number). */
+const SCENES: Record<string, string> = {
+  '1001': '发现页入口',
+  '1005': '微信搜索',
+  '1007': '单聊分享卡片',
+  '1008': '群聊分享卡片',
+  '1011': '扫二维码',
+  '1047': '扫小程序码',
+  '1089': '最近使用',
+  '1154': '朋友圈单页',
+}
+
+/** The function's channel key as a name: a channel or utm source as is, `share`, `scene_1047`, `unknown`. */
+export function channelLabel(channel: string): string {
+  if (channel === 'share') return '好友分享'
+  if (channel === 'unknown') return '未知'
+  const scene = /^scene_(\d+)$/.exec(channel)
+  if (scene) return `${SCENES[scene[1]!] ?? '场景'} ${scene[1]}`
+  return channel
+}
+
+export function channelRows(c: AnalyticsOutputs['channels']): { channel: string; newUsers: string; d1: string; d7: string }[] {
+  return c.rows.map((r) => ({ channel: channelLabel(r.channel), newUsers: formatCount(r.newUsers), d1: formatPercent(r.d1), d7: formatPercent(r.d7) }))
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+const ERROR_NAMES: Record<string, string> = {
+  js_error: '脚本错误',
+  promise_rejection: '未处理的 Promise 拒绝',
+  page_not_found: '页面不存在',
+  cloud_call_failed: '云函数调用失败',
+}
+
+export function errorsView(e: AnalyticsOutputs['errors']) {
+  const total = (d: AnalyticsOutputs['errors']['days'][number]) => d.js_error + d.promise_rejection + d.page_not_found + d.cloud_call_failed
+  const errors = e.days.reduce((n, d) => n + total(d), 0)
+  const sessions = e.days.reduce((n, d) => n + d.sessions, 0)
+  const affected = e.days.reduce((n, d) => n + d.sessionsWithError, 0)
+  return {
+    summary: [
+      { label: '错误总数', value: formatCount(errors) },
+      { label: '出错会话', value: formatCount(affected) },
+      { label: '出错会话占比', value: formatPercent(sessions > 0 ? affected / sessions : null) },
+    ],
+    chart: {
+      days: e.days.map((d) => d.day),
+      series: [
+        { name: '错误数', color: COLORS.red, values: e.days.map(total) },
+        { name: '出错会话', color: COLORS.orange, values: e.days.map((d) => d.sessionsWithError) },
+      ],
+    } as Chart,
+    top: e.top.map((t, i) => ({ key: `${i}`, kind: ERROR_NAMES[t.name] ?? t.name, message: t.message, count: formatCount(t.count) })),
+  }
+}
