@@ -18,8 +18,10 @@ export const daySchema = z
 
 /** The dashboard shows at most this many days at once. */
 export const MAX_RANGE_DAYS = 90
-/** A backfill computes at most this many days per call (each day is one rollup). */
+/** A backfill covers at most this many days per call (each day is one rollup). */
 export const MAX_BACKFILL_DAYS = 31
+/** A backfill starts no new day after this long, well inside the function's 60 s limit. */
+export const ROLLUP_BUDGET_MS = 30_000
 
 /** Days from `from` to `to`, both included. */
 export function daysBetween(from: string, to: string): number {
@@ -68,7 +70,8 @@ export type FunnelStep = z.output<typeof funnelStepSchema>
 export const analyticsActions = {
   /**
    * Admins: computes the rollups of each day in [from, to] and the funnels entered on those days
-   * (a backfill; running it twice changes nothing).
+   * (a backfill; running it twice changes nothing). Stops after ROLLUP_BUDGET_MS with `next` set:
+   * call again from there.
    */
   rollup: { input: boundedRange(MAX_BACKFILL_DAYS), auth: 'user' },
   /** The hourly timer: today so far and yesterday, and the funnels entered on those days. */
@@ -159,6 +162,8 @@ export interface RollupReport {
   funnelDays: number
   /** Why the funnels were skipped: the stored configuration is invalid (the daily rollups still ran). */
   funnelError: string | null
+  /** A backfill stops before the function's time limit: the first day it did not reach (call again from there), or null when done. */
+  next: string | null
 }
 
 export interface AnalyticsOutputs {

@@ -17,6 +17,7 @@ import {
   type FunnelDef,
   type FunnelResult,
   RETENTION_DAYS,
+  ROLLUP_BUDGET_MS,
   type RollupReport,
 } from './api'
 import { computeFunnelDay, definitionKey, loadFunnels, windowOpen } from './funnels'
@@ -36,10 +37,23 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
 
 // ---- rollups ---------------------------------------------------------------------------------
 
+async function rollupFunnelDay(funnel: FunnelDef, day: string, now: Date): Promise<void> {
+  const result = await computeFunnelDay(funnel, day)
+  const doc: Omit<FunnelDayDoc, '_id'> = {
+    funnel: funnel.id,
+    day,
+    definition: definitionKey(funnel),
+    ...result,
+    computedAt: now,
+    partial: windowOpen(funnel, day, now),
+  }
+  await collection('metrics_funnels').set(`${funnel.id}:${day}`, doc)
+}
+
 /** Rolls up `days`, then the funnels entered on `funnelDays`. */
 async function run(days: string[], funnelDays: (funnel: FunnelDef) => string[]): Promise<RollupReport> {
   const now = new Date()
-  const report: RollupReport = { days: [], funnelDays: 0, funnelError: null }
+  const report: RollupReport = { days: [], funnelDays: 0, funnelError: null, next: null }
   for (const day of days) {
     const started = Date.now()
     const doc = await rollupDay(day, now)
@@ -47,22 +61,37 @@ async function run(days: string[], funnelDays: (funnel: FunnelDef) => string[]):
   }
   const { funnels, error } = await loadFunnels()
   report.funnelError = error
+  if (error) console.error(error)
   for (const funnel of funnels) {
     for (const day of funnelDays(funnel)) {
-      const result = await computeFunnelDay(funnel, day)
-      const doc: Omit<FunnelDayDoc, '_id'> = {
-        funnel: funnel.id,
-        day,
-        definition: definitionKey(funnel),
-        ...result,
-        computedAt: now,
-        partial: windowOpen(funnel, day, now),
-      }
-      await collection('metrics_funnels').set(`${funnel.id}:${day}`, doc)
+      await rollupFunnelDay(funnel, day, now)
       report.funnelDays++
     }
   }
+  return report
+}
+
+/** A backfill: day by day (the day, then its funnels), stopping before the time limit. */
+async function backfill(days: string[]): Promise<RollupReport> {
+  const started = Date.now()
+  const now = new Date()
+  const report: RollupReport = { days: [], funnelDays: 0, funnelError: null, next: null }
+  const { funnels, error } = await loadFunnels()
+  report.funnelError = error
   if (error) console.error(error)
+  for (const [i, day] of days.entries()) {
+    if (i > 0 && Date.now() - started > ROLLUP_BUDGET_MS) {
+      report.next = day
+      break
+    }
+    const dayStarted = Date.now()
+    const doc = await rollupDay(day, now)
+    for (const funnel of funnels) {
+      await rollupFunnelDay(funnel, day, now)
+      report.funnelDays++
+    }
+    report.days.push({ day, ms: Date.now() - dayStarted, uv: doc.uv, pv: doc.pv, newUsers: doc.newUsers })
+  }
   return report
 }
 
@@ -115,8 +144,7 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
   {
     async rollup({ from, to }, ctx) {
       await requireAdmin(ctx)
-      const days = dayRange(from, to)
-      return run(days, () => days)
+      return backfill(dayRange(from, to))
     },
 
     async hourly(_input, ctx) {

@@ -291,6 +291,7 @@ describe('idempotence', () => {
     const report = await query('rollup', { from: FIRST, to: LAST })
     expect(report.days).toHaveLength(10)
     expect(report.funnelDays).toBe(10)
+    expect(report.next).toBeNull()
     expect(withoutTimes(stored('metrics_daily'))).toEqual(daily)
     expect(withoutTimes(stored('metrics_funnels'))).toEqual(funnels)
   })
