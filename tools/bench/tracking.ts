@@ -9,16 +9,14 @@
  *
  *   npm run bench:tracking -- --events 10000 --fail 0.3 --json
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import * as esbuild from 'esbuild'
+import { CloudDatabase, startCloudProcess } from '../local-cloud/client'
 import { createWx, type FakeWx } from '../miniprogram/fake-wx'
 import { ROOT } from '../paths'
 
@@ -56,25 +54,6 @@ async function deviceCodeSize(): Promise<{ core: CodeSize; all: CodeSize }> {
 }
 
 // ---- a local cloud and a flaky proxy in front of it ------------------------------------------
-
-async function startCloud(): Promise<{ url: string; proc: ChildProcess; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-tracking-'))
-  const proc = spawn(
-    process.execPath,
-    [require.resolve('tsx/cli'), 'tools/local-cloud/cli.ts', '--port', '0', '--data', dataDir, '--json', '--no-watch', '--no-timers', '--no-seed', '--workers', '2'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] },
-  )
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (line.startsWith('{')) {
-        const msg = JSON.parse(line) as { event?: string; url?: string }
-        if (msg.event === 'ready' && msg.url) resolve(msg.url)
-      }
-    })
-    proc.once('exit', (code) => reject(new Error(`local cloud exited with ${String(code)}`)))
-  })
-  return { url, proc, dataDir }
-}
 
 interface Flaky {
   url: string
@@ -183,18 +162,8 @@ async function drain(device: Device): Promise<number> {
   return calls
 }
 
-async function storedEvents(url: string): Promise<string[]> {
-  const ids: string[] = []
-  for (let skip = 0; ; skip += 1000) {
-    const res = await fetch(`${url}/admin`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ action: 'database.getDocument', collectionName: 'events', queryType: 'WHERE', limit: 1000, offset: skip, projection: '{"_id":1}' }),
-    })
-    const list = ((await res.json()) as { data: { list: string[] } }).data.list
-    ids.push(...list.map((s) => (JSON.parse(s) as { _id: string })._id))
-    if (list.length < 1000) return ids
-  }
+function storedEvents(url: string): Promise<string[]> {
+  return new CloudDatabase(url).ids('events')
 }
 
 const PAGES = ['pages/home/index', 'packages/guide/detail/index', 'packages/me/index']
@@ -353,7 +322,7 @@ async function main(): Promise<void> {
     },
   })
   const size = await deviceCodeSize()
-  const cloud = await startCloud()
+  const cloud = await startCloudProcess({ workers: 2, prefix: 'bench-tracking-' })
   try {
     const cost = await costRun(cloud.url)
     const loss = await lossRun(cloud.url, Number(values.events), Number(values.fail))
@@ -382,8 +351,7 @@ ingestion (batches of 50 distinct events):
 ${rates.map((r) => `  ${r.clients} client(s): ${r.eventsPerSecond} events/s, ${r.batchesPerSecond} batches/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms per batch`).join('\n')}
 `)
   } finally {
-    cloud.proc.kill('SIGTERM')
-    rmSync(cloud.dataDir, { recursive: true, force: true })
+    await cloud.stop()
   }
 }
 

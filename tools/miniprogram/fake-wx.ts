@@ -44,19 +44,23 @@ export interface FakeWx {
 
 type Callbacks<T> = { success?: (res: T) => void; fail?: (err: { errMsg: string }) => void; complete?: () => void }
 
-function request(
-  log: WxLog,
-  options: {
-    url: string
-    method?: string
-    data?: unknown
-    header?: Record<string, string>
-    timeout?: number
-  } & Callbacks<{ statusCode: number; data: unknown; header: Record<string, string> }>,
-): void {
+export type RequestOptions = {
+  url: string
+  method?: string
+  data?: unknown
+  header?: Record<string, string>
+  timeout?: number
+} & Callbacks<{ statusCode: number; data: unknown; header: Record<string, string> }>
+
+function request(log: WxLog, options: RequestOptions): void {
+  log.requests.push({ url: options.url, data: options.data, header: options.header ?? {} })
+  httpRequest(options)
+}
+
+/** `wx.request` as real HTTP: JSON bodies, the callbacks and error messages of the real API. */
+export function httpRequest(options: RequestOptions): void {
   const url = new URL(options.url)
   const body = options.data === undefined ? '' : JSON.stringify(options.data)
-  log.requests.push({ url: options.url, data: options.data, header: options.header ?? {} })
   let settled = false
   const done = (fn: () => void) => {
     if (settled) return
