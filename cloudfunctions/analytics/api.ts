@@ -162,7 +162,7 @@ export interface RollupReport {
   funnelDays: number
   /** Why the funnels were skipped: the stored configuration is invalid (the daily rollups still ran). */
   funnelError: string | null
-  /** A backfill stops before the function's time limit: the first day it did not reach (call again from there), or null when done. */
+  /** Where a run stopped before the function's time limit: the first day (or funnel day, for timers) it did not reach — call a backfill again from there — or null when done. */
   next: string | null
 }
 

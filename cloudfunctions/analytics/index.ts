@@ -50,8 +50,13 @@ async function rollupFunnelDay(funnel: FunnelDef, day: string, now: Date): Promi
   await collection('metrics_funnels').set(`${funnel.id}:${day}`, doc)
 }
 
-/** Rolls up `days`, then the funnels entered on `funnelDays`. */
+/**
+ * Rolls up `days`, then the funnels entered on `funnelDays` (oldest first: the ones whose window is
+ * closing are final). Past the time budget the remaining funnel days are left for the next run
+ * (timers re-run them while their window is open) and `next` says where it stopped.
+ */
 async function run(days: string[], funnelDays: (funnel: FunnelDef) => string[]): Promise<RollupReport> {
+  const started = Date.now()
   const now = new Date()
   const report: RollupReport = { days: [], funnelDays: 0, funnelError: null, next: null }
   for (const day of days) {
@@ -64,6 +69,11 @@ async function run(days: string[], funnelDays: (funnel: FunnelDef) => string[]):
   if (error) console.error(error)
   for (const funnel of funnels) {
     for (const day of funnelDays(funnel)) {
+      if (Date.now() - started > ROLLUP_BUDGET_MS) {
+        console.warn(`funnel ${funnel.id}: stopped at ${day}, over the time budget`)
+        report.next = day
+        return report
+      }
       await rollupFunnelDay(funnel, day, now)
       report.funnelDays++
     }
