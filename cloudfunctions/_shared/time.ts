@@ -19,6 +19,11 @@ export function addDays(day: string, n: number): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10)
 }
 
+/** How many days `to` is after `from` (negative when before). */
+export function daysFrom(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000)
+}
+
 /** Every day from `from` to `to`, both included. */
 export function dayRange(from: string, to: string): string[] {
   const days: string[] = []

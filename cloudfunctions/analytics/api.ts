@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/v4'
 import type { ApiOf } from '../_shared/contract'
+import { daysFrom } from '../_shared/time'
 import { isEventName } from '../track/plan'
 
 /** A calendar day in Asia/Shanghai, `YYYY-MM-DD`, that exists (2026-02-30 does not). */
@@ -23,16 +24,11 @@ export const MAX_BACKFILL_DAYS = 31
 /** A backfill starts no new day after this long, well inside the function's 60 s limit. */
 export const ROLLUP_BUDGET_MS = 30_000
 
-/** Days from `from` to `to`, both included. */
-export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1
-}
-
 function boundedRange(max: number) {
   return z.strictObject({ from: daySchema, to: daySchema }).check((ctx) => {
     const { from, to } = ctx.value
     if (!/^\d{4}-\d{2}-\d{2}$/.test(from) || !/^\d{4}-\d{2}-\d{2}$/.test(to)) return
-    const days = daysBetween(from, to)
+    const days = daysFrom(from, to) + 1
     if (days < 1) ctx.issues.push({ code: 'custom', message: '"from" must not be after "to"', input: ctx.value, path: ['from'] })
     else if (days > max) ctx.issues.push({ code: 'custom', message: `at most ${max} days at once`, input: ctx.value, path: ['to'] })
   })

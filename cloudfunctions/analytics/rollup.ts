@@ -6,7 +6,7 @@
  */
 import { collection } from '../_shared/cloud'
 import type { DailyMetricsDoc } from '../_shared/models'
-import { addDays, dayStart } from '../_shared/time'
+import { addDays, daysFrom, dayStart } from '../_shared/time'
 import { ERROR_EVENTS } from '../track/plan'
 
 /** Retention is followed this many days after a user's first day. */
@@ -169,7 +169,7 @@ async function returning(day: string): Promise<Pick<DailyMetricsDoc, 'returning'
   const byN = new Map<number, number>()
   const byChannel = new Map<string, { d1: number; d7: number }>()
   for (const row of rows) {
-    const n = Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${row._id.c}T00:00:00Z`)) / 86_400_000)
+    const n = daysFrom(row._id.c, day)
     byN.set(n, (byN.get(n) ?? 0) + row.users)
     if (n === 1 || n === 7) {
       const entry = byChannel.get(row._id.ch) ?? { d1: 0, d7: 0 }

@@ -12,18 +12,7 @@ import { Query } from 'mingo'
 import { collections } from '../../cloudfunctions/_shared/collections'
 import { decodeDoc, type Doc, encodeDoc } from '../../tools/local-cloud/db/codec'
 import { DocumentStore, type IndexDef } from '../../tools/local-cloud/db/store'
-
-/** mulberry32: a seeded generator, so a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../helpers/prng'
 
 const SEED = Number(process.env.DB_INDEX_SEED ?? 20240601)
 
@@ -35,7 +24,7 @@ describe('indexed reads match full scans over a randomized corpus', () => {
     { name: 'd_1__id_1', keys: { d: 1, _id: 1 } },
     { name: 'u_1', keys: { u: 1 }, unique: true },
   ]
-  const random = rng(SEED)
+  const random = prng(SEED)
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!
   const chance = (p: number) => random() < p
 

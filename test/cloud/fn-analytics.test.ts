@@ -7,7 +7,9 @@
 import { uuidv7 } from '../../miniprogram/core/uuid'
 import type { AnalyticsOutputs } from '../../cloudfunctions/analytics/api'
 import { DEFAULT_FUNNELS } from '../../cloudfunctions/analytics/funnels'
+import { type DeviceEvent, shanghaiDayOf } from '../helpers/events'
 import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
+import { prng } from '../helpers/prng'
 
 jest.setTimeout(60_000)
 
@@ -16,35 +18,14 @@ const DAY = 86_400_000
 const HOME = 'pages/home/index'
 const DETAIL = 'packages/guide/detail/index'
 
-/** Asia/Shanghai is UTC+8 all year. */
-const dayOf = (ms: number) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10)
+const dayOf = shanghaiDayOf
 const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)
 /** Shanghai midnight of a day, in ms. */
 const midnight = (day: string) => Date.parse(`${day}T00:00:00+08:00`)
 
-interface Ev {
-  id: string
-  name: string
-  ts: number
-  anonymousId: string
-  sessionId: string
-  page: string
-  props: Record<string, unknown>
-}
+type Ev = DeviceEvent
 interface Sent extends Ev {
   openid: string
-}
-
-/** A small seeded PRNG (mulberry32): the data set is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 let t: TestCloud

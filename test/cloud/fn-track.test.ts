@@ -7,29 +7,19 @@ import { copyFileSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync
 import path from 'node:path'
 import type { TrackOutputs } from '../../cloudfunctions/track/api'
 import { uuidv7 } from '../../miniprogram/core/uuid'
+import { type DeviceEvent, shanghaiDayOf } from '../helpers/events'
 import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
 
 type Ingest = TrackOutputs['ingest']
 type Doc = Record<string, unknown>
 
-interface Ev {
-  id: string
-  name: string
-  ts: number
-  anonymousId: string
-  sessionId: string
-  page: string
-  props: Record<string, unknown>
+/** An event, possibly with fields the envelope does not allow (the bad-input tests add them). */
+interface Ev extends DeviceEvent {
   [extra: string]: unknown
 }
 
 const MIN = 60_000
 const DAY = 86_400_000
-
-/** Asia/Shanghai is UTC+8 all year: the day by fixed-offset arithmetic, independent of the function's Intl. */
-function shanghaiDayOf(ms: number): string {
-  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10)
-}
 
 /** A device: one anonymous id and one session, making events. */
 function device() {

@@ -9,6 +9,7 @@
 import { type TrackedEvent, UUID_V7 } from '../../cloudfunctions/track/plan'
 import { type CloudProcess, startCloudProcess } from './harness/cloud'
 import { deadUrl } from './harness/net'
+import { prng } from '../helpers/prng'
 import { type Fate, type Proxy, sleep, startProxy, storedEvents, trackBatches as batches, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
@@ -570,18 +571,6 @@ describe('a corrupted queue in storage', () => {
 })
 
 // ---- loss and duplication ----------------------------------------------------------------------------
-
-/** A small seeded PRNG (mulberry32): the run is the same every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SEED = 42
 
