@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { type CloudProcess, startCloudProcess } from './harness/cloud'
-import { type Mounted, MP_ROOT, mountPage } from './harness/mount'
+import { loadPage, type Mounted, MP_ROOT, mountPage } from './harness/mount'
 import { adminRequest } from './harness/net'
 import { type StoredEvent, storedEvents, trackBatches, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
@@ -76,16 +76,6 @@ async function launch(pagePath: string, fake: FakeWx, query: Record<string, stri
   return m
 }
 
-/** The npm-style usingComponents of a page, resolved as the harness resolves them. */
-function npmComponents(jsonPath: string): Record<string, string> {
-  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { usingComponents?: Record<string, string> }
-  const map: Record<string, string> = {}
-  for (const [tag, target] of Object.entries(json.usingComponents ?? {})) {
-    if (!target.startsWith('.') && !target.startsWith('/')) map[tag] = `/miniprogram_npm/${target}`
-  }
-  return map
-}
-
 interface Page {
   comp: any
   page: Record<string, any> & { data: Record<string, any> }
@@ -95,9 +85,8 @@ interface Page {
 /** Navigates to another page in the same launch (same modules: the tracker and the behavior's state carry over). */
 function navigate(pagePath: string, query: Record<string, string> = {}): Page {
   setStack(pagePath)
-  const simulate = require('miniprogram-simulate') as { load(p: string, o: unknown): string; render(id: string, props: unknown): any }
-  const full = path.join(MP_ROOT, pagePath)
-  const id = simulate.load(full, { rootPath: MP_ROOT, compiler: 'official', usingComponents: npmComponents(`${full}.json`) })
+  const simulate = require('miniprogram-simulate') as { render(id: string, props: unknown): any }
+  const { id } = loadPage(path.join(MP_ROOT, pagePath))
   const comp = simulate.render(id, query)
   const parent = document.createElement('parent-wrapper')
   document.body.appendChild(parent)

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { compile } from '../miniprogram/ci'
 import { readAppJson } from '../miniprogram/project'
 import { formatReport, kb, measure, type SizeReport } from '../miniprogram/size'
+import { layoutSubpackageNpm } from '../miniprogram/subpackage-npm'
 import { ROOT } from '../paths'
 
 const TDESIGN_DIST = path.join(ROOT, 'node_modules/tdesign-miniprogram/miniprogram_dist')
@@ -41,6 +42,8 @@ function allOfTdesignProject(): string {
   const app = JSON.parse(readFileSync(appJsonPath, 'utf8')) as { usingComponents?: Record<string, string> }
   app.usingComponents = { ...app.usingComponents, ...components }
   writeFileSync(appJsonPath, JSON.stringify(app, null, 2))
+  // Now that the main package uses every component, none belongs in a subpackage.
+  layoutSubpackageNpm(path.join(dir, 'miniprogram'))
   return dir
 }
 

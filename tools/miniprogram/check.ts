@@ -1,6 +1,7 @@
 /**
- * `npm run check:miniprogram`, part of `npm test`: every .wxml through wcc, the whole project
- * through the official compiler, and the package-size budget on its output.
+ * `npm run check:miniprogram`, part of `npm test`: every .wxml through wcc, the npm components only
+ * one subpackage uses laid out in that subpackage (as `npm run build` does, so the check measures
+ * what ships), the whole project through the official compiler, and the package-size budget on its output.
  *
  *   tsx tools/miniprogram/check.ts [--project <dir>]   (default: this repository)
  */
@@ -10,6 +11,7 @@ import { ROOT } from '../paths'
 import { compile } from './ci'
 import { readAppJson } from './project'
 import { formatReport, measure, overBudget } from './size'
+import { describePlan, layoutSubpackageNpm } from './subpackage-npm'
 import { checkWxml, listWxml } from './wxml'
 
 async function main(): Promise<number> {
@@ -21,6 +23,13 @@ async function main(): Promise<number> {
   const wxml = checkWxml(files, root)
   for (const p of wxml) console.error(`wxml: ${p.file}: ${p.message}`)
   console.log(`wcc: ${files.length - wxml.length}/${files.length} .wxml files compile`)
+
+  try {
+    console.log(describePlan(layoutSubpackageNpm(root)))
+  } catch (err) {
+    console.error(`subpackage npm: ${(err as Error).message}`)
+    return 1
+  }
 
   const started = Date.now()
   const output = await compile({ projectPath })

@@ -4,8 +4,9 @@
  * `request` performs real HTTP. Pages are built with `Component()`, which is what lets simulate load
  * them; the page lifecycle (onLoad, onPullDownRefresh, onReachBottom...) is driven by the test.
  */
-import { readFileSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import path from 'node:path'
+import { resolveComponent } from '../../../tools/miniprogram/npm-resolve'
 import { createWx, type FakeWx } from './wx'
 
 export const MP_ROOT = path.resolve(__dirname, '../../../miniprogram')
@@ -24,6 +25,11 @@ export interface SimWrapper {
   detach(): void
 }
 
+interface SimulateUtils {
+  readJson(file: string): { usingComponents?: Record<string, string> } | null
+  resolvesNpm?: boolean
+}
+
 interface Simulate {
   load(componentPath: string, options: Record<string, unknown>): string
   render(id: string, properties?: Record<string, unknown>): SimWrapper
@@ -40,6 +46,8 @@ export interface MountOptions {
   timeoutMs?: number
   /** How many pages getCurrentPages() reports (1 = this page was opened directly). */
   stackDepth?: number
+  /** Runs in the page's fresh module registry before the page loads, as App.onLaunch does on a device. */
+  beforeLoad?: () => void
 }
 
 export interface Mounted {
@@ -48,6 +56,8 @@ export interface Mounted {
   comp: SimWrapper
   page: SimWrapper['instance']
   fake: FakeWx
+  /** The page and every component it loaded, as paths from the mini-program root (`packages/me/miniprogram_npm/tdesign-miniprogram/cell/cell`). */
+  components: string[]
   /** Visible text of the page, whitespace collapsed. */
   text(): string
   $(selector: string): SimWrapper | undefined
@@ -65,14 +75,43 @@ export interface Mounted {
   unmount(): void
 }
 
-/** npm-style `usingComponents` (tdesign-miniprogram/...) resolve from miniprogram_npm, as the compiler resolves them. */
-function npmComponents(jsonPath: string): Record<string, string> {
-  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { usingComponents?: Record<string, string> }
-  const map: Record<string, string> = {}
-  for (const [tag, target] of Object.entries(json.usingComponents ?? {})) {
-    if (!target.startsWith('.') && !target.startsWith('/')) map[tag] = `/miniprogram_npm/${target}`
+/** The mini-program root npm paths resolve against, and the components read from it, for the load under way. */
+const loading = { root: MP_ROOT, components: [] as string[] }
+
+/**
+ * Loads a page (or component) into simulate, in the current module registry, and returns its id
+ * with the page and every component it brought in (paths from `root`, no extension). simulate resolves
+ * `usingComponents` only as file paths, so its JSON reader is wrapped to resolve npm-style ones
+ * (`tdesign-miniprogram/...`) as WeChat does, for the page and each component it loads: from the
+ * component's own folder up, the nearest `miniprogram_npm/` first, so a subpackage's own copy of a
+ * component (tools/miniprogram/subpackage-npm.ts) wins over the main package's.
+ */
+export function loadPage(full: string, root = MP_ROOT): { id: string; components: string[] } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const utils = require('miniprogram-simulate/src/utils') as SimulateUtils
+  if (!utils.resolvesNpm) {
+    const readJson = utils.readJson
+    utils.readJson = (file) => {
+      const json = readJson(file)
+      const rel = path.relative(loading.root, file).split(path.sep).join('/')
+      if (!json || rel.startsWith('..')) return json
+      loading.components.push(rel.replace(/\.json$/, ''))
+      const isFile = (p: string) => statSync(path.join(loading.root, p), { throwIfNoEntry: false })?.isFile() ?? false
+      for (const [tag, target] of Object.entries(json.usingComponents ?? {})) {
+        if (target.startsWith('.') || target.startsWith('/')) continue
+        const base = resolveComponent(isFile, path.posix.dirname(rel), target)
+        if (base) json.usingComponents![tag] = `/${base}`
+      }
+      return json
+    }
+    utils.resolvesNpm = true
   }
-  return map
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const simulate = require('miniprogram-simulate') as Simulate
+  loading.root = root
+  loading.components = []
+  const id = simulate.load(full, { rootPath: root, compiler: 'official' })
+  return { id, components: [...new Set(loading.components)] }
 }
 
 export async function mountPage(pagePath: string, options: MountOptions): Promise<Mounted> {
@@ -95,9 +134,10 @@ export async function mountPage(pagePath: string, options: MountOptions): Promis
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cloud = require(path.join(MP_ROOT, 'core/cloud')) as typeof import('../../../miniprogram/core/cloud')
   cloud.configureCloud({ mode: 'local', localCloudUrl: options.cloudUrl, retryBaseMs: 5, timeoutMs: options.timeoutMs ?? 3000 })
+  options.beforeLoad?.()
 
   const full = path.join(MP_ROOT, pagePath)
-  const id = simulate.load(full, { rootPath: MP_ROOT, compiler: 'official', usingComponents: npmComponents(`${full}.json`) })
+  const { id, components } = loadPage(full)
   const comp = simulate.render(id, options.query ?? {})
   const parent = document.createElement('parent-wrapper')
   document.body.appendChild(parent)
@@ -117,6 +157,7 @@ export async function mountPage(pagePath: string, options: MountOptions): Promis
     comp,
     page,
     fake,
+    components,
     text,
     $: (selector) => comp.querySelector(selector),
     $$: (selector) => comp.querySelectorAll(selector),
