@@ -244,7 +244,8 @@ function range(expr: string, c: FieldConstraint): { sql: string; params: Key[] }
 /**
  * The best declared index for a query, or null (full scan). An index is usable when its first key
  * is constrained; it seeks on equalities over a prefix of its keys, then at most one range. More
- * seek keys win, an equality beats a range, ties go to the index declared first.
+ * seek keys win, an equality beats a range, a constrained key later in the index (filtered inside
+ * the index, before any document is read) counts like a range, ties go to the index declared first.
  */
 export function planQuery(indexes: readonly IndexDef[], query: Doc): IndexPlan | null {
   const constraints = fieldConstraints(query)
@@ -260,6 +261,9 @@ export function planQuery(indexes: readonly IndexDef[], query: Doc): IndexPlan |
       seek.push(key)
       score += c.eq ? 2 : 1
       if (!c.eq) break
+    }
+    if (score > 0) {
+      for (const key of Object.keys(index.keys).slice(seek.length)) if (key !== '_id' && constraints.has(key)) score += 1
     }
     if (score > 0 && (!best || score > best.score)) best = { index, seek, score }
   }
