@@ -204,6 +204,103 @@ export function collection<N extends CollectionName>(name: N): TypedCollection<D
   }
 }
 
+/** The database refused a commit because a document the transaction read or wrote changed meanwhile. */
+export function isTransactionConflict(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'DATABASE_TRANSACTION_CONFLICT'
+}
+
+/** The single-document operations a transaction allows (by _id, plus add), typed by the manifest. */
+export interface TxCollection<T extends { _id: string }> {
+  /** Reads one document as this transaction sees it (its own writes included); `null` when missing. */
+  get(id: string): Promise<T | null>
+  /** Inserts a document with its natural key; an existing `_id` fails with a duplicate-key error. */
+  add(doc: Writable<T> & { _id: string }): Promise<void>
+  /** Applies plain fields and operators (`_.inc`); returns 1, or 0 when there is no such document. */
+  update(id: string, data: Writable<T>): Promise<number>
+  /** Replaces the document (creates it when missing). */
+  set(id: string, doc: Writable<Omit<T, '_id'>>): Promise<void>
+  remove(id: string): Promise<number>
+}
+
+export interface Transaction {
+  collection<N extends CollectionName>(name: N): TxCollection<DocTypes[N]>
+}
+
+interface SdkTransaction {
+  collection(name: string): {
+    doc(id: string): { get(): Promise<{ data: unknown }>; update(o: { data: unknown }): Promise<{ stats: { updated: number } }>; set(o: { data: unknown }): Promise<unknown>; remove(): Promise<{ stats: { removed: number } }> }
+    add(o: { data: unknown }): Promise<unknown>
+  }
+  commit(): Promise<unknown>
+  rollback(): Promise<unknown>
+}
+
+export interface TransactionOptions {
+  /** Further attempts after a commit conflict (default 8); then the conflict error is thrown. */
+  retries?: number
+}
+
+/**
+ * Runs `fn` in one database transaction: every write it makes commits together or not at all.
+ * Reads inside see the transaction's own writes; the commit fails if anything read or written changed
+ * meanwhile (optimistic concurrency), and then `fn` runs again on fresh data, a bounded number of
+ * times, after a short random pause so contenders spread out. An error thrown by `fn` rolls back and
+ * is rethrown as is. Only get/add/update/set/remove by _id work inside (the cloud's own limits).
+ */
+export async function runTransaction<R>(fn: (tx: Transaction) => Promise<R>, options: TransactionOptions = {}): Promise<R> {
+  const retries = options.retries ?? 8
+  for (let attempt = 0; ; attempt++) {
+    // The SDK types the transaction as `any`: give it the shape used here.
+    const raw: SdkTransaction = await database().startTransaction()
+    const tx: Transaction = {
+      collection(name) {
+        const ref = raw.collection(name)
+        return {
+          async get(id) {
+            const res = await ref.doc(id).get()
+            return (res.data ?? null) as never
+          },
+          async add(doc) {
+            await ref.add({ data: doc })
+          },
+          async update(id, data) {
+            return (await ref.doc(id).update({ data })).stats.updated
+          },
+          async set(id, doc) {
+            await ref.doc(id).set({ data: doc })
+          },
+          async remove(id) {
+            return (await ref.doc(id).remove()).stats.removed
+          },
+        }
+      },
+    }
+    let result: R
+    try {
+      result = await fn(tx)
+    } catch (err) {
+      // The transaction may be gone already (expired); the error that matters is fn's.
+      await raw.rollback().catch(() => undefined)
+      if (isTransactionConflict(err) && attempt < retries) {
+        await pause(attempt)
+        continue
+      }
+      throw err
+    }
+    try {
+      await raw.commit()
+      return result
+    } catch (err) {
+      if (!isTransactionConflict(err) || attempt >= retries) throw err
+      await pause(attempt)
+    }
+  }
+}
+
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * (attempt + 1)))
+}
+
 /** Content-security scenes of `security.msgSecCheck` v2. */
 export const SecScene = { profile: 1, comment: 2, forum: 3, social: 4 } as const
 

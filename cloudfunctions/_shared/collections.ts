@@ -60,6 +60,8 @@ export const collections = {
       { name: 'day_1_name_1', keys: { day: 1, name: 1 } },
       { name: 'receivedAt_1', keys: { receivedAt: 1 } },
       { name: 'openid_1_ts_1', keys: { openid: 1, ts: 1 } },
+      // Experiment results: the exposures and goal events of a time window, by OPENID range (experiments/rollup.ts).
+      { name: 'name_1_openid_1_ts_1', keys: { name: 1, openid: 1, ts: 1 } },
     ],
     rule: CLIENTS_DENIED,
   },
@@ -98,9 +100,44 @@ export const collections = {
     indexes: [{ name: 'day_1', keys: { day: 1 } }],
     rule: CLIENTS_DENIED,
   },
+  experiments: {
+    description: 'Feature flags and A/B experiments, one document each; _id is the key. Edited in the console or through `experiments.save`; schema in cloudfunctions/experiments/schema.ts, defaults in defaults.ts.',
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
+  metrics_experiments: {
+    description: "Each experiment's results (users, conversions, intervals, SRM check, verdict), written whole by the `experiments` rollup; _id is the experiment key.",
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
   app_config: {
     description: 'Settings an admin edits in the cloud console, one document per topic (e.g. _id "admins": { openids: [...] }).',
     indexes: [],
+    rule: CLIENTS_DENIED,
+  },
+  points_accounts: {
+    description: "Each user's points: balance, lifetime (sum of grants), check-in streak; _id is the OPENID. Written only in the same transaction as a ledger entry.",
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
+  points_ledger: {
+    description: "Every change of a user's points; _id is the grant's natural key (e.g. `checkin:<openid>:<day>`), so a grant is made once. `seq` numbers a user's entries.",
+    indexes: [{ name: 'openid_1_seq_-1', keys: { openid: 1, seq: -1 }, unique: true }],
+    rule: CLIENTS_DENIED,
+  },
+  checkins: {
+    description: 'One document per user and checked day (Asia/Shanghai), make-ups included; _id is `<openid>:<YYYY-MM-DD>`.',
+    indexes: [{ name: 'openid_1_day_1', keys: { openid: 1, day: 1 }, unique: true }],
+    rule: CLIENTS_DENIED,
+  },
+  referrals: {
+    description: 'Accepted invites; _id is the invitee OPENID, so a user is invited (and rewarded) once.',
+    indexes: [{ name: 'inviter_1_createdAt_-1', keys: { inviter: 1, createdAt: -1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  invite_codes: {
+    description: "Each user's invite code (also a `channel_codes` entry with channel 'invite') and its mini-program code image; _id is the OPENID.",
+    indexes: [{ name: 'code_1', keys: { code: 1 }, unique: true }],
     rule: CLIENTS_DENIED,
   },
 } as const satisfies Record<string, CollectionSpec>

@@ -2,6 +2,7 @@
  * Document shapes stored in each collection of the manifest. Dates are real `Date` values in the
  * database (serverDate() on writes); they cross the function boundary as ISO strings.
  */
+import type { ExperimentResults } from '../experiments/api'
 import type { CollectionName } from './collections'
 
 export interface UserDoc {
@@ -152,6 +153,81 @@ export interface AppConfigDoc {
   [key: string]: unknown
 }
 
+/** Why points changed: a check-in, a make-up (spent), a task, a referral (inviter) or its welcome (invitee). */
+export type PointsReason = 'checkin' | 'makeup' | 'task' | 'referral' | 'referral_welcome'
+
+/** A user's points; written only in the transaction that writes the matching ledger entry. */
+export interface PointsAccountDoc {
+  _id: string
+  openid: string
+  /** Always the sum of the user's ledger amounts. */
+  balance: number
+  /** Sum of the positive amounts: never goes down, so neither does the level. */
+  lifetime: number
+  /** Entries in the user's ledger; the next one gets seq = entries + 1. */
+  entries: number
+  /** The latest checked day, the streak it ends, the longest streak ever and the latest check-in's reward. */
+  checkin: { lastDay: string; streak: number; best: number; lastReward: number }
+  /** Make-ups done in `month` (YYYY-MM, the month they were made in). */
+  makeups: { month: string; count: number }
+  /** Invites this user was rewarded for: in all, and on `day`. */
+  invites: { rewarded: number; day: string; today: number }
+  updatedAt: Date
+}
+
+export interface PointsLedgerDoc {
+  /** The grant's natural key, e.g. `checkin:<openid>:<day>`, `task:<openid>:<taskId>`. */
+  _id: string
+  openid: string
+  seq: number
+  reason: PointsReason
+  /** Signed integer. */
+  amount: number
+  /** What the entry is about: the day, the task id, the other user of a referral. */
+  ref: string
+  /** zh-CN line for the history, fixed when granted (a task may be renamed later). */
+  title: string
+  /** Asia/Shanghai day the entry is about. */
+  day: string
+  createdAt: Date
+  balanceAfter: number
+}
+
+export interface CheckinDoc {
+  _id: string
+  openid: string
+  day: string
+  /** Consecutive checked days ending on this day. */
+  streak: number
+  /** Points granted (0 for a make-up, which costs points instead). */
+  reward: number
+  makeup: boolean
+  createdAt: Date
+}
+
+export interface ReferralDoc {
+  /** The invitee's OPENID. */
+  _id: string
+  inviter: string
+  invitee: string
+  /** The invite code used; '' when the inviter came from the first-touch attribution. */
+  code: string
+  day: string
+  inviterRewarded: boolean
+  inviterPoints: number
+  inviteePoints: number
+  createdAt: Date
+}
+
+export interface InviteCodeDoc {
+  /** The inviter's OPENID. */
+  _id: string
+  code: string
+  /** The mini-program code image carrying the code; '' until it is made. */
+  qrFileId: string
+  createdAt: Date
+}
+
 export interface CategoryDoc {
   _id: string
   name: string
@@ -177,6 +253,26 @@ export interface GuideDoc {
   views: number
 }
 
+/**
+ * A flag or experiment as stored. Admins may edit these in the console, so a stored document is
+ * only trusted after experiments/schema.ts parses it.
+ */
+export interface ExperimentConfigDoc {
+  _id: string
+  kind?: unknown
+  [field: string]: unknown
+}
+
+/** One experiment's results (see experiments/api.ts ExperimentResults), written whole by its rollup. */
+export type ExperimentResultsDoc = Omit<ExperimentResults, 'key' | 'startedAt' | 'stoppedAt' | 'from' | 'to' | 'computedAt'> & {
+  _id: string
+  startedAt: Date | null
+  stoppedAt: Date | null
+  from: Date | null
+  to: Date
+  computedAt: Date
+}
+
 /** Maps each manifest collection to its document type; a collection without a type fails to compile. */
 export interface DocTypes {
   users: UserDoc
@@ -190,7 +286,14 @@ export interface DocTypes {
   monitor_state: MonitorStateDoc
   metrics_daily: DailyMetricsDoc
   metrics_funnels: FunnelDayDoc
+  experiments: ExperimentConfigDoc
+  metrics_experiments: ExperimentResultsDoc
   app_config: AppConfigDoc
+  points_accounts: PointsAccountDoc
+  points_ledger: PointsLedgerDoc
+  checkins: CheckinDoc
+  referrals: ReferralDoc
+  invite_codes: InviteCodeDoc
 }
 
 type MissingTypes = Exclude<CollectionName, keyof DocTypes>

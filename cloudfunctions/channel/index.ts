@@ -1,16 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { isAdmin } from '../_shared/admin'
 import { collection, isDuplicateKeyError, miniProgramCode, tempFileUrl, uploadFile } from '../_shared/cloud'
+import { newShortCode as newCode } from '../_shared/codes'
 import type { ChannelCodeDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
 import { type ChannelCode, channelActions, type ChannelOutputs } from './api'
-
-const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789' // no 0/O, 1/l/I: codes get read aloud
-
-function newCode(): string {
-  const bytes = randomBytes(8)
-  return Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join('')
-}
 
 async function requireAdmin(openid: string): Promise<void> {
   if (!(await isAdmin(openid))) throw new AppError('FORBIDDEN', 'Only admins can manage channel codes.')

@@ -43,6 +43,20 @@ export const trackingPlan = {
   element_tap: z.strictObject({ element: z.string().regex(/^[a-z0-9_.-]{1,64}$/) }),
   /** A guide was opened (the demo app's core value). */
   content_open: z.strictObject({ guideId: slug, category: slug }),
+  /** Onboarding was finished (the incentives task "finish onboarding" counts it). */
+  onboarding_finish: z.strictObject({}),
+  /** A user was first shown a variant of a running experiment (once per user and experiment; see docs/experiments.md). */
+  experiment_viewed: z.strictObject({ experiment: z.string().regex(/^[a-z0-9_]{1,48}$/), variant: z.string().regex(/^[a-z0-9_]{1,32}$/) }),
+
+  // Incentives (see docs/incentives.md)
+  /** A check-in was granted: the streak it makes, and whether it made up a missed day. */
+  checkin: z.strictObject({ streak: z.number().int().min(1).max(100_000), makeup: z.boolean() }),
+  /** A task's reward was claimed. */
+  task_claim: z.strictObject({ taskId: z.string().regex(/^[a-z0-9_-]{1,48}$/) }),
+  /** The invite page was shared as a chat card (`message`), or 保存海报到相册 was tapped to share its poster (`poster`). */
+  invite_share: z.strictObject({ kind: z.enum(['message', 'poster']) }),
+  /** How saving the invite poster to the album ended. */
+  poster_save: z.strictObject({ result: z.enum(['saved', 'denied', 'cancelled', 'failed']) }),
 
   // Monitoring
   js_error: z.strictObject({ message: short(500), stack: short(2000).optional() }),

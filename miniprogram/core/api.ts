@@ -22,4 +22,8 @@ export const api = {
   analytics: {
     access: () => call('analytics', 'access', {}, SAFE),
   },
+  // Only what every device reads at launch: admin actions live in packages/admin/data.ts.
+  experiments: {
+    config: () => call('experiments', 'config', {}, SAFE),
+  },
 }

@@ -8,6 +8,8 @@ import type { ErrorCode, Result } from '../../cloudfunctions/_shared/contract'
 import type { AnalyticsApi } from '../../cloudfunctions/analytics/api'
 import type { ChannelApi } from '../../cloudfunctions/channel/api'
 import type { ContentApi } from '../../cloudfunctions/content/api'
+import type { ExperimentsApi } from '../../cloudfunctions/experiments/api'
+import type { IncentivesApi } from '../../cloudfunctions/incentives/api'
 import type { MonitorApi } from '../../cloudfunctions/monitor/api'
 import type { TrackApi } from '../../cloudfunctions/track/api'
 import type { UserApi } from '../../cloudfunctions/user/api'
@@ -20,6 +22,8 @@ export interface Apis {
   channel: ChannelApi
   monitor: MonitorApi
   analytics: AnalyticsApi
+  experiments: ExperimentsApi
+  incentives: IncentivesApi
 }
 export type FunctionName = keyof Apis
 export type ActionName<F extends FunctionName> = keyof Apis[F] & string

@@ -103,10 +103,11 @@ test('a new user: skeleton, then "微信用户" and the day they joined; the fir
   expect(m.find('me__name')).toHaveLength(0)
 
   await m.waitFor(() => m.page.data.status === 'ready', 'the profile')
-  // The login, and the admin check for the dashboard entry (not waited for), both as this device.
+  // The login, the admin check for the dashboard entry and the level card (neither waited for), all as this device.
   expect(m.fake.log.requests.map((r) => [(r.data as { action: string }).action, r.header['x-wx-openid']]).sort()).toEqual([
     ['access', openid],
     ['login', openid],
+    ['summary', openid],
   ])
   const profile = await cloudProfile(openid)
   expect(profile).toMatchObject({ openid, nickname: '' })

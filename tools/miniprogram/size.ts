@@ -18,8 +18,13 @@ export interface SizeReport {
   tdesignBytes: number
 }
 
-/** Budgets in KB (1 KB = 1024 bytes). WeChat's hard limits are 2 MB per package and 20 MB in all. */
-export const BUDGET_KB = { main: 215, subpackage: 40, total: 275 }
+/**
+ * Budgets in KB (1 KB = 1024 bytes). WeChat's hard limits are 2 MB per package and 20 MB in all.
+ * Main is what every user downloads at launch, so it has the tight budget; a subpackage is paid only
+ * by users who open it; the total bounds the sum (TDesign components that only one subpackage uses
+ * are laid out in that subpackage, see subpackage-npm.ts).
+ */
+export const BUDGET_KB = { main: 215, subpackage: 40, total: 340 }
 
 /** Files the compiler emits that are not part of the uploaded package. */
 const NOT_PACKAGED = new Set(['project.config.json', 'project.private.config.json'])

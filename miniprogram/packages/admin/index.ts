@@ -1,18 +1,20 @@
 /**
  * The admin dashboard: today against yesterday and a week before, trends, retention cohorts as a
- * heat map, funnels, channels and errors, all from the `analytics` function's rollups. Admins only:
+ * heat map, funnels, channels and errors, all from the `analytics` function's rollups, and the
+ * experiments' results from the `experiments` function's (with a way to recompute them). Admins only:
  * the function refuses everyone else (FORBIDDEN), and the page then says so and how to get access.
  * Each tab loads when first shown, from storage on a repeat visit; pull down to refresh.
  */
 import type { AnalyticsOutputs } from '../../../cloudfunctions/analytics/api'
+import type { ExperimentResults } from '../../../cloudfunctions/experiments/api'
 import { CloudError, describeError } from '../../core/cloud'
 import { currentUser } from '../../core/session'
 import { trackedPage } from '../../core/tracked-page'
-import { query } from './data'
+import { experimentResults, query, recomputeExperiments } from './data'
 import { type DayRange, DEFAULT_DAYS, PRESET_DAYS, addDays, daysIn, lastDays, presetOf, rangeProblem, shanghaiToday } from './range'
-import { channelRows, errorsView, funnelViews, overviewCards, retentionTable, trendCharts, updatedText } from './view'
+import { channelRows, errorsView, experimentViews, funnelViews, overviewCards, retentionTable, trendCharts, updatedText } from './view'
 
-type Tab = 'overview' | 'retention' | 'funnels' | 'channels' | 'errors'
+type Tab = 'overview' | 'retention' | 'funnels' | 'channels' | 'errors' | 'experiments'
 type Status = 'loading' | 'ready' | 'error'
 
 const TABS: { value: Tab; label: string }[] = [
@@ -21,13 +23,14 @@ const TABS: { value: Tab; label: string }[] = [
   { value: 'funnels', label: '漏斗' },
   { value: 'channels', label: '渠道' },
   { value: 'errors', label: '错误' },
+  { value: 'experiments', label: '实验' },
 ]
 const isTab = (value: unknown): value is Tab => TABS.some((t) => t.value === value)
 
 /** How far back the date pickers go. */
 const PICKER_DAYS = 366
 
-const loading = (): Record<Tab, Status> => ({ overview: 'loading', retention: 'loading', funnels: 'loading', channels: 'loading', errors: 'loading' })
+const loading = (): Record<Tab, Status> => ({ overview: 'loading', retention: 'loading', funnels: 'loading', channels: 'loading', errors: 'loading', experiments: 'loading' })
 
 function rangeData(range: DayRange, today: string) {
   // Everything the range bar shows follows from the range and today.
@@ -65,6 +68,8 @@ Component({
     funnels: [] as ReturnType<typeof funnelViews>,
     channels: [] as ReturnType<typeof channelRows>,
     errors: null as ReturnType<typeof errorsView> | null,
+    experiments: [] as ReturnType<typeof experimentViews>,
+    recomputing: false,
     /** The range each tab's content was loaded for (pure data: never rendered). */
     _shown: {} as Partial<Record<Tab, string>>,
   },
@@ -208,6 +213,30 @@ Component({
           render(await query('errors', range, force, render))
           return
         }
+        case 'experiments': {
+          // Not by date range: each experiment's results cover its whole run.
+          const render = (items: ExperimentResults[]) => show({ experiments: experimentViews(items) })
+          render(await experimentResults(force, render))
+          return
+        }
+      }
+    },
+
+    /** 重新计算: the rollup runs now instead of at the next hour, then the results are read again. */
+    async recompute() {
+      if (this.data.recomputing) return
+      this.setData({ recomputing: true })
+      try {
+        const runs = await recomputeExperiments()
+        const skipped = runs.filter((run) => run.error !== null).length
+        await this.loadTab('experiments', true)
+        // A skipped run is an invalid stored config or the time budget running out: the function's log says which.
+        wx.showToast(skipped > 0 ? { title: `${skipped} 个实验未计算（配置有误或超时）`, icon: 'none' } : { title: '已重新计算', icon: 'success' })
+      } catch (err) {
+        if (err instanceof CloudError && err.code === 'FORBIDDEN') this.deny()
+        else wx.showToast({ title: describeError(err), icon: 'none' })
+      } finally {
+        this.setData({ recomputing: false })
       }
     },
 

@@ -3,6 +3,7 @@
  * functions, so the numbers on screen are tested without rendering.
  */
 import type { AnalyticsOutputs, DayTotals, FunnelResult } from '../../../cloudfunctions/analytics/api'
+import type { ExperimentResults, VerdictKind } from '../../../cloudfunctions/experiments/api'
 import { formatCount, formatDuration, formatPercent } from '../../core/format'
 import type { Series } from './components/line-chart/draw'
 
@@ -57,13 +58,18 @@ export function overviewCards(o: AnalyticsOutputs['overview']): MetricCard[] {
   })
 }
 
+/** An instant's Asia/Shanghai wall clock: "14:05", or with the day "05-12 14:05". */
+export function shanghaiClock(iso: string, withDay = false): string {
+  const ms = Date.parse(iso)
+  if (Number.isNaN(ms)) return '—'
+  const t = new Date(ms + 8 * 3600_000).toISOString()
+  return withDay ? `${t.slice(5, 10)} ${t.slice(11, 16)}` : t.slice(11, 16)
+}
+
 /** "今日数据更新于 14:05" from the rollup time (Asia/Shanghai), or that today has not been computed yet. */
 export function updatedText(today: DayTotals): string {
   if (!today.computedAt) return '今日数据还未统计（每小时更新）'
-  const t = new Date(Date.parse(today.computedAt) + 8 * 3600_000)
-  const hh = String(t.getUTCHours()).padStart(2, '0')
-  const mm = String(t.getUTCMinutes()).padStart(2, '0')
-  return `今日数据更新于 ${hh}:${mm}（每小时更新）`
+  return `今日数据更新于 ${shanghaiClock(today.computedAt)}（每小时更新）`
 }
 
 export interface Chart {
@@ -232,4 +238,82 @@ export function errorsView(e: AnalyticsOutputs['errors']) {
     } as Chart,
     top: e.top.map((t, i) => ({ key: `${i}`, kind: ERROR_NAMES[t.name] ?? t.name, message: t.message, count: formatCount(t.count) })),
   }
+}
+
+// ---- experiments ---------------------------------------------------------------------------
+
+const STATUS: Record<ExperimentResults['status'], string> = { draft: '草稿', running: '进行中', stopped: '已停止' }
+
+/** "+12.3%" / "−3.1%", with a real minus sign as in the verdict line. */
+export function signedPercent(x: number | null): string {
+  if (x === null || !Number.isFinite(x)) return '—'
+  const text = (Math.abs(x) * 100).toFixed(1)
+  return Number(text) === 0 ? '0.0%' : `${x < 0 ? '−' : '+'}${text}%`
+}
+
+const interval = (ci: [number, number] | null, format: (x: number) => string) => (ci ? `${format(ci[0])} ~ ${format(ci[1])}` : '')
+
+export interface VariantRow {
+  key: string
+  name: string
+  users: string
+  conversions: string
+  rate: string
+  rateCi: string
+  /** Against the control; empty on the control's own row. */
+  uplift: string
+  upliftCi: string
+  chance: string
+}
+
+export interface ExperimentView {
+  key: string
+  name: string
+  status: ExperimentResults['status']
+  statusText: string
+  verdict: { kind: VerdictKind; text: string }
+  /** The goal and the exposure period. */
+  meta: string
+  /** The sample-ratio-mismatch warning, or ''. */
+  srm: string
+  /** Users left out of the counts, or ''. */
+  excluded: string
+  computed: string
+  rows: VariantRow[]
+}
+
+export function experimentViews(items: ExperimentResults[]): ExperimentView[] {
+  return items.map((e) => {
+    const byVariant = new Map(e.comparisons.map((c) => [c.variant, c]))
+    const left = [e.multipleExposures > 0 ? `${e.multipleExposures} 人看到过多个版本` : '', e.overridden > 0 ? `${e.overridden} 人在指定版本名单中` : ''].filter(Boolean)
+    // What the split should have been against what it is: the numbers that point at the cause.
+    const srm = e.srm?.flagged
+      ? `分组比例异常（卡方检验 p = ${e.srm.pValue.toPrecision(2)}）：按配置各组应约 ${e.srm.expected.map((n) => formatCount(Math.round(n))).join(' / ')} 人，实际 ${e.variants.map((v) => formatCount(v.users)).join(' / ')} 人。请检查分组和曝光上报，修复前结果不可信。`
+      : ''
+    return {
+      key: e.key,
+      name: e.name,
+      status: e.status,
+      statusText: STATUS[e.status] ?? e.status,
+      verdict: { kind: e.verdict.kind, text: e.verdict.text },
+      meta: `目标：曝光后 ${e.goal.withinDays} 天内 ${e.goal.event} · ` + (e.from ? `统计 ${shanghaiClock(e.from, true)} 至 ${shanghaiClock(e.to, true)}` : '还没有曝光'),
+      srm,
+      excluded: left.length > 0 ? `另有 ${left.join('、')}，未计入` : '',
+      computed: `结果计算于 ${shanghaiClock(e.computedAt, true)}（每小时更新）`,
+      rows: e.variants.map((v, i) => {
+        const c = byVariant.get(v.key)
+        return {
+          key: v.key,
+          name: i === 0 ? `${v.name}（对照）` : v.name,
+          users: formatCount(v.users),
+          conversions: formatCount(v.conversions),
+          rate: formatPercent(v.rate),
+          rateCi: interval(v.rateCi, formatPercent),
+          uplift: c ? signedPercent(c.uplift) : '',
+          upliftCi: c ? interval(c.upliftCi, signedPercent) : '',
+          chance: c ? formatPercent(c.chanceToBeat) : '',
+        }
+      }),
+    }
+  })
 }

@@ -1,15 +1,17 @@
 /**
  * Me: the user's profile (from the `user` function: created on first launch, first-seen day),
+ * the membership level (from the `incentives` function: progress to the next level, perks),
  * the nickname editor (WeChat's nickname input, checked by the content-security API in the cloud),
  * and the entries to the rest of the app.
  */
 import type { UserProfile } from '../../../cloudfunctions/user/api'
 import { api } from '../../core/api'
 import { type CachePolicy, swr } from '../../core/cache'
-import { describeError } from '../../core/cloud'
+import { call, describeError } from '../../core/cloud'
 import { formatCalendarDay } from '../../core/format'
 import { currentUser, setCurrentUser } from '../../core/session'
 import { trackedPage } from '../../core/tracked-page'
+import { levelView } from './level'
 
 /** Entries to the app's features. Features added later register their pages here. */
 export interface Entry {
@@ -19,6 +21,14 @@ export interface Entry {
 }
 
 export const ENTRIES: Entry[] = [{ title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' }]
+
+/** The incentive pages (subpackage `incentives`, preloaded from here). */
+export const REWARD_ENTRIES = [
+  { title: '签到', icon: 'calendar', url: '/packages/incentives/checkin/index' },
+  { title: '任务中心', icon: 'task', url: '/packages/incentives/tasks/index' },
+  { title: '邀请好友', icon: 'user-add', url: '/packages/incentives/invite/index' },
+  { title: '积分明细', icon: 'wallet', url: '/packages/incentives/points/index' },
+]
 
 /** Shown to admins only (the `analytics` function decides who is one). */
 export const ADMIN_ENTRY: Entry = { title: '数据看板', note: '访问、留存、转化', url: '/packages/admin/index' }
@@ -61,6 +71,9 @@ Component({
     canSave: false,
     saving: false,
     entries: ENTRIES,
+    rewards: REWARD_ENTRIES,
+    /** null until the incentives summary arrives (and when it fails: the entries still work). */
+    level: null as ReturnType<typeof levelView> | null,
     skeleton: [{ type: 'circle', size: '112rpx' }, { width: '50%' }, { width: '30%' }],
   },
 
@@ -68,6 +81,22 @@ Component({
     onLoad() {
       this.load()
       this.loadAdminEntry()
+      this.loadLevel()
+    },
+
+    /** Back from the incentive pages: points may have changed (the first show is onLoad's). */
+    onShow() {
+      if (this.data.level) this.loadLevel()
+    },
+
+    /** The level card; the page does not wait for it. */
+    loadLevel() {
+      currentUser()
+        .then(() => call('incentives', 'summary', {}, { retries: 2 }))
+        .then(
+          (summary) => this.setData({ level: levelView(summary) }),
+          () => undefined, // no card: the entries below still lead to the points pages
+        )
     },
 
     /** Adds the dashboard entry for admins; the page does not wait for it. */
@@ -111,6 +140,10 @@ Component({
         this.setData({ saving: false })
         wx.showToast({ title: describeError(err), icon: 'none' })
       }
+    },
+
+    openReward(e: WechatMiniprogram.BaseEvent<Record<string, never>, { url: string }>) {
+      wx.navigateTo({ url: e.currentTarget.dataset.url })
     },
 
     openEntry(e: WechatMiniprogram.BaseEvent<Record<string, never>, { url: string }>) {

@@ -1,17 +1,24 @@
 /**
  * Home, the first screen: what the app is for in one sentence, category tabs and the guides,
  * newest first, paged by cursor. A repeat visit renders at once from storage while fresh data
- * loads; pull down to refresh; every failure shows a retry.
+ * loads; pull down to refresh; every failure shows a retry. The one-sentence value proposition is
+ * the experiment `home_value_copy` (the goal: a guide opened); the read counts follow the flag
+ * `home_show_read_count`.
  */
 import type { Category, GuideSummary } from '../../../cloudfunctions/content/api'
 import { api } from '../../core/api'
 import { type CachePolicy, swr, writeCache } from '../../core/cache'
 import { describeError } from '../../core/cloud'
+import { flag, isReady, variant, whenReady } from '../../core/experiments'
 import { formatCount } from '../../core/format'
 import { trackedPage } from '../../core/tracked-page'
 
 const ALL = 'all'
 const PAGE_SIZE = 10
+/** The control's copy: what shows without a config, outside the experiment, or once it has ended. */
+const CONTROL_TAGLINE = '每天 3 分钟，学一个马上用得上的生活技巧'
+/** On a first launch the tagline waits this long for the config rather than switching copy on screen. */
+const TAGLINE_WAIT_MS = 1000
 
 interface Card extends GuideSummary {
   viewsText: string
@@ -56,7 +63,9 @@ Component({
   options: { pureDataPattern: /^_/ },
 
   data: {
-    tagline: '每天 3 分钟，学一个马上用得上的生活技巧',
+    /** Empty while a first launch waits for the experiments config (the space stays reserved). */
+    tagline: '',
+    showReads: true,
     tabs: [{ id: ALL, name: '全部' }] as Category[],
     active: ALL,
     items: [] as Card[],
@@ -72,6 +81,7 @@ Component({
 
   methods: {
     onLoad() {
+      this.showTagline()
       this.loadCategories()
       this.loadFirstPage(false)
     },
@@ -85,7 +95,17 @@ Component({
     },
 
     onShareAppMessage() {
-      return { title: `实用指南｜${this.data.tagline}`, path: '/pages/home/index' }
+      return { title: `实用指南｜${this.data.tagline || CONTROL_TAGLINE}`, path: '/pages/home/index' }
+    },
+
+    /**
+     * The tagline this user is assigned (at once when the config is cached; on a first launch after
+     * at most TAGLINE_WAIT_MS, then the control, unlogged). `variant()` logs the exposure as it is shown.
+     */
+    async showTagline() {
+      const ready = isReady() || (await whenReady(TAGLINE_WAIT_MS))
+      const copy = ready ? variant('home_value_copy').value : undefined
+      this.setData({ tagline: typeof copy === 'string' && copy ? copy : CONTROL_TAGLINE, showReads: flag('home_show_read_count', true) })
     },
 
     async loadCategories(force = false) {

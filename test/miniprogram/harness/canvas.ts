@@ -2,9 +2,12 @@
  * Canvas for page tests. miniprogram-simulate has no canvas: a SelectorQuery for a `<canvas
  * type="2d">` node answers without `node` and with a size of 0 (jsdom does no layout). This
  * gives such queries a canvas whose 2D context records what is drawn, so a page's charts are
- * drawn through their real code path and the drawing can be asserted.
+ * drawn through their real code path and the drawing can be asserted. Its images
+ * (`canvas.createImage()`) load their `src` over real HTTP and must be PNG files.
  */
+import http from 'node:http'
 import type { Context2D } from '../../../miniprogram/packages/admin/components/line-chart/draw'
+import type { PosterContext } from '../../../miniprogram/packages/incentives/invite/poster'
 
 export type Op =
   | { op: 'moveTo' | 'lineTo'; x: number; y: number; style: unknown }
@@ -13,11 +16,13 @@ export type Op =
   | { op: 'fillRect'; x: number; y: number; w: number; h: number; style: unknown }
   | { op: 'setTransform' | 'clearRect'; args: number[] }
   | { op: 'beginPath' | 'stroke' | 'fill'; style: unknown }
+  | { op: 'drawImage'; image: unknown; x: number; y: number; w: number; h: number }
+  | { op: 'save' | 'restore' | 'clip' | 'closePath' }
 
 export type TextOp = Extract<Op, { op: 'fillText' }>
 
 /** A 2D context that records what is drawn. Text measures 6 px per character. */
-export class Recorder implements Context2D {
+export class Recorder implements Context2D, PosterContext {
   font = ''
   fillStyle: unknown = '#000'
   strokeStyle: unknown = '#000'
@@ -58,6 +63,21 @@ export class Recorder implements Context2D {
   measureText(text: string) {
     return { width: text.length * 6 }
   }
+  save() {
+    this.ops.push({ op: 'save' })
+  }
+  restore() {
+    this.ops.push({ op: 'restore' })
+  }
+  clip() {
+    this.ops.push({ op: 'clip' })
+  }
+  closePath() {
+    this.ops.push({ op: 'closePath' })
+  }
+  drawImage(image: unknown, x: number, y: number, w: number, h: number) {
+    this.ops.push({ op: 'drawImage', image, x, y, w, h })
+  }
 
   texts(): TextOp[] {
     return this.ops.filter((o): o is TextOp => o.op === 'fillText')
@@ -88,9 +108,55 @@ export class Recorder implements Context2D {
   }
 }
 
+/** PNG signature, then the IHDR chunk: width and height as big-endian 32-bit integers at bytes 16 and 20. */
+function pngSize(bytes: Buffer): { width: number; height: number } | null {
+  if (bytes.length < 24 || bytes.readUInt32BE(0) !== 0x89504e47 || bytes.toString('latin1', 12, 16) !== 'IHDR') return null
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) }
+}
+
+/** An image made by `canvas.createImage()`: setting `src` fetches it (http only), then `onload` or `onerror`. */
+export class FakeImage {
+  width = 0
+  height = 0
+  /** The PNG's bytes once loaded (e.g. to decode a QR code drawn on the poster). */
+  bytes: Buffer | null = null
+  onload: (() => void) | null = null
+  onerror: ((err: { errMsg: string }) => void) | null = null
+  private url = ''
+  get src() {
+    return this.url
+  }
+  set src(value: string) {
+    this.url = value
+    const fail = (errMsg: string) => setTimeout(() => this.onerror?.({ errMsg }), 0)
+    if (!value.startsWith('http://')) {
+      fail(`unsupported image URL: ${value}`)
+      return
+    }
+    http
+      .get(value, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks)
+          const size = res.statusCode === 200 ? pngSize(bytes) : null
+          if (!size) {
+            fail(`not a PNG (HTTP ${res.statusCode})`)
+            return
+          }
+          Object.assign(this, size, { bytes })
+          this.onload?.()
+        })
+      })
+      .on('error', (err) => fail(err.message))
+  }
+}
+
 /** A canvas node as `fields({ node: true })` returns it; setting its size clears it, as on a device. */
 export class FakeCanvas {
   readonly ctx = new Recorder()
+  /** Images made with createImage(), in order. */
+  readonly images: FakeImage[] = []
   private w = 300
   private h = 150
   /** How many times it was sized (each draw sizes it first). */
@@ -113,6 +179,11 @@ export class FakeCanvas {
   getContext(type: string) {
     if (type !== '2d') throw new Error(`only 2d contexts here, not ${type}`)
     return this.ctx
+  }
+  createImage() {
+    const image = new FakeImage()
+    this.images.push(image)
+    return image
   }
 }
 
