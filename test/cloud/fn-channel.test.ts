@@ -14,6 +14,9 @@ import { callAction, startCloud, type TestCloud } from '../helpers/local-cloud'
 type Created = ChannelOutputs['createCode']
 type Doc = Record<string, unknown>
 
+// Cold workers drawing and uploading mini-program codes take seconds on a loaded 2-core CI machine.
+jest.setTimeout(30_000)
+
 const ADMIN = 'o-channel-admin'
 /** The code alphabet leaves out 0/O and 1/l/I. */
 const CODE_SHAPE = /^[A-HJ-NP-Za-km-z2-9]{8}$/
