@@ -16,6 +16,8 @@ module.exports = {
       // TDesign's dist (in miniprogram_npm) is ES modules: it goes through the same transform.
       transform: { '^.+\\.(ts|js)$': swc },
       transformIgnorePatterns: ['/node_modules/(?!tdesign-miniprogram|tslib)'],
+      // TDesign's locale imports dayjs, which its npm build ships inside its own miniprogram_npm.
+      moduleNameMapper: { '^dayjs(/.*)?$': '<rootDir>/miniprogram/miniprogram_npm/tdesign-miniprogram/miniprogram_npm/dayjs$1' },
     },
   ],
 }

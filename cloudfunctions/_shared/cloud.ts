@@ -3,6 +3,8 @@
  * `Promise<X> | void | string`, DYNAMIC_CURRENT_ENV typed as a symbol), so every call the functions
  * need is wrapped here once, with real types, and the rest of the code never casts.
  */
+import http from 'node:http'
+import https from 'node:https'
 import * as cloud from 'wx-server-sdk'
 import type { CollectionName } from './collections'
 import type { DocTypes } from './models'
@@ -349,6 +351,8 @@ export async function sendSubscribeMessage(params: {
   templateId: string
   page?: string
   data: Record<string, { value: string }>
+  /** Which version the message opens: developer, trial or formal (the default). */
+  miniprogramState?: 'developer' | 'trial' | 'formal'
 }): Promise<void> {
   await openapi().subscribeMessage.send(params)
 }
@@ -369,4 +373,57 @@ export async function uploadFile(cloudPath: string, content: Buffer): Promise<st
 export async function tempFileUrl(fileId: string, maxAgeS = 86_400): Promise<string> {
   const res = await settle<{ fileList: { tempFileURL: string }[] }>(sdk().getTempFileURL({ fileList: [{ fileID: fileId, maxAge: maxAgeS }] }))
   return res.fileList[0]?.tempFileURL ?? ''
+}
+
+/** Temporary download URLs for many file IDs, in order ('' for a file that does not exist); 50 per storage call. */
+export async function tempFileUrls(fileIds: string[], maxAgeS = 86_400): Promise<string[]> {
+  const urls: string[] = []
+  for (let at = 0; at < fileIds.length; at += 50) {
+    const batch = fileIds.slice(at, at + 50)
+    const res = await settle<{ fileList: { fileID: string; tempFileURL: string }[] }>(
+      sdk().getTempFileURL({ fileList: batch.map((fileID) => ({ fileID, maxAge: maxAgeS })) }),
+    )
+    const byId = new Map(res.fileList.map((f) => [f.fileID, f.tempFileURL]))
+    urls.push(...batch.map((id) => byId.get(id) ?? ''))
+  }
+  return urls
+}
+
+/**
+ * Sizes of stored files in bytes, `null` for a file that does not exist. One storage call for the
+ * temporary URLs, then a HEAD per file (its Content-Length): the bytes are never downloaded.
+ */
+export async function fileSizes(fileIds: string[]): Promise<(number | null)[]> {
+  const urls = await tempFileUrls(fileIds, 600)
+  return Promise.all(
+    urls.map(async (url, i) => {
+      if (!url) return null
+      const head = await headRequest(url)
+      if (head.status === 404) return null
+      if (head.status < 200 || head.status >= 300) throw new Error(`HEAD ${fileIds[i]}: HTTP ${head.status}`)
+      const size = Number(head.length)
+      return head.length !== undefined && Number.isFinite(size) ? size : null
+    }),
+  )
+}
+
+/** A HEAD request with Node's http(s) module (Node 16 runtimes have no fetch). */
+function headRequest(url: string, timeoutMs = 5000): Promise<{ status: number; length?: string }> {
+  const client = url.startsWith('https:') ? https : http
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { method: 'HEAD' }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, length: res.headers['content-length'] }))
+    })
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`HEAD timed out after ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Deletes stored files (up to 50 per call, the cloud's limit); returns how many existed and were deleted. */
+export async function deleteFiles(fileIds: string[]): Promise<number> {
+  if (fileIds.length === 0) return 0
+  const res = await settle<{ fileList: { fileID: string; status: number }[] }>(sdk().deleteFile({ fileList: fileIds }))
+  return res.fileList.filter((f) => f.status === 0).length
 }

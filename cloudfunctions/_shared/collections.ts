@@ -140,6 +140,30 @@ export const collections = {
     indexes: [{ name: 'code_1', keys: { code: 1 }, unique: true }],
     rule: CLIENTS_DENIED,
   },
+  subscriptions: {
+    description: "A user's subscription-message quota and answers per template (one accept = one send); _id is `<openid>:<templateKey>`.",
+    indexes: [{ name: 'template_1_quota_1__id_1', keys: { template: 1, quota: 1, _id: 1 } }],
+    rule: CLIENTS_DENIED,
+  },
+  message_log: {
+    description: 'Every subscription-message send attempt; _id is the reason key (e.g. `checkin_reminder:<openid>:<day>`), so a reason is sent once. `openedAt` marks the first launch from it.',
+    indexes: [
+      { name: 'template_1_status_1', keys: { template: 1, status: 1 } },
+      { name: 'openid_1_createdAt_-1', keys: { openid: 1, createdAt: -1 } },
+    ],
+    rule: CLIENTS_DENIED,
+  },
+  feedback: {
+    description: "Users' feedback (category, text, screenshots under `feedback/<openid>/` in storage, device context), its status and the admin's reply.",
+    indexes: [
+      { name: 'openid_1_createdAt_-1', keys: { openid: 1, createdAt: -1 } },
+      { name: 'status_1_createdAt_-1', keys: { status: 1, createdAt: -1 } },
+      { name: 'category_1_createdAt_-1', keys: { category: 1, createdAt: -1 } },
+      { name: 'status_1_category_1_createdAt_-1', keys: { status: 1, category: 1, createdAt: -1 } },
+      { name: 'createdAt_-1', keys: { createdAt: -1 } },
+    ],
+    rule: CLIENTS_DENIED,
+  },
 } as const satisfies Record<string, CollectionSpec>
 
 export type CollectionName = keyof typeof collections

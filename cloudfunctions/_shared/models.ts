@@ -3,6 +3,7 @@
  * database (serverDate() on writes); they cross the function boundary as ISO strings.
  */
 import type { ExperimentResults } from '../experiments/api'
+import type { FeedbackCategory, FeedbackContext, FeedbackStatus, NotifyOutcome } from '../feedback/api'
 import type { CollectionName } from './collections'
 
 export interface UserDoc {
@@ -20,6 +21,8 @@ export interface UserDoc {
   updatedAt: Date
   /** Where the user first came from; set once, by `track`, from the first session it sees. */
   firstTouch?: Touch
+  /** How the onboarding guide ended (user.setOnboarding); set once. */
+  onboarding?: { status: 'finished' | 'skipped'; step: string; at: Date }
 }
 
 /** A session's origin: WeChat scene, campaign parameters, sharer, channel code (resolved in the cloud). */
@@ -34,6 +37,8 @@ export interface Touch {
   /** Position in a share chain: 1 = opened a share of a user who came by themselves. */
   depth?: number
   code?: string
+  /** The subscription message the session was opened from (message_log id). */
+  msg?: string
   channel?: string
   campaign?: string
   at: Date
@@ -273,6 +278,64 @@ export type ExperimentResultsDoc = Omit<ExperimentResults, 'key' | 'startedAt' |
   computedAt: Date
 }
 
+/** One piece of user feedback (cloudfunctions/feedback). */
+export interface FeedbackDoc {
+  _id: string
+  openid: string
+  category: FeedbackCategory
+  text: string
+  /** File IDs under `feedback/<openid>/` in cloud storage, checked on submit. */
+  images: string[]
+  contact?: string
+  context: FeedbackContext
+  status: FeedbackStatus
+  createdAt: Date
+  updatedAt: Date
+  reply?: { text: string; at: Date; by: string; notify: NotifyOutcome }
+  closedAt?: Date
+  closedBy?: string
+}
+
+/** A user's subscription to one template (cloudfunctions/notify); _id is `<openid>:<templateKey>`. */
+export interface SubscriptionDoc {
+  _id: string
+  openid: string
+  template: string
+  /** Sends left: +1 per accept, -1 per send, 0 after WeChat answered 43101. */
+  quota: number
+  /** How often each answer was given (accept, reject, ban, filter, switched_off). */
+  counts: { accept: number; reject: number; ban: number; filter: number; switched_off: number }
+  last: { outcome: 'accept' | 'reject' | 'ban' | 'filter' | 'switched_off'; at: Date }
+  /** Answers recorded in the current hour (the record rate limit). */
+  hourly: { hour: string; n: number }
+  /** The run (e.g. the reminder's day) that last handled this subscription: a timer handles it once per run. */
+  doneFor?: string
+  /** The run that took this subscription's quota for its send (tells concurrent runs apart). */
+  doneBy?: string
+  updatedAt: Date
+}
+
+/** One subscription-message send attempt (cloudfunctions/_shared/messages.ts). */
+export interface MessageLogDoc {
+  /** The reason key when the sender gave one (sent once), else a random key. */
+  _id: string
+  openid: string
+  template: string
+  /** `sending` while WeChat is being called; `refused` attempts never reached WeChat. */
+  status: 'sending' | 'sent' | 'failed' | 'refused'
+  /** The sender's reason key, on refused attempts (whose _id is random). */
+  reason?: string
+  /** Why it was refused or failed (no_quota, not_configured, 43101 ...). */
+  error?: string
+  errCode?: number
+  attempts: number
+  page: string
+  createdAt: Date
+  sentAt?: Date
+  /** The first launch from the message (scene 1014/1107 with `msg`). */
+  openedAt?: Date
+}
+
 /** Maps each manifest collection to its document type; a collection without a type fails to compile. */
 export interface DocTypes {
   users: UserDoc
@@ -294,6 +357,9 @@ export interface DocTypes {
   checkins: CheckinDoc
   referrals: ReferralDoc
   invite_codes: InviteCodeDoc
+  subscriptions: SubscriptionDoc
+  message_log: MessageLogDoc
+  feedback: FeedbackDoc
 }
 
 type MissingTypes = Exclude<CollectionName, keyof DocTypes>

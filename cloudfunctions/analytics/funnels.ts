@@ -20,6 +20,16 @@ export const DEFAULT_FUNNELS: FunnelDef[] = [
       { event: 'share', label: '分享' },
     ],
   },
+  {
+    // The onboarding guide: a step shown (the first one a user sees), then finished (docs/onboarding.md).
+    id: 'onboarding',
+    name: '新手引导',
+    windowDays: 7,
+    steps: [
+      { event: 'onboarding_step', page: 'pages/home/index', label: '看到引导' },
+      { event: 'onboarding_finish', label: '完成引导' },
+    ],
+  },
 ]
 
 /** The configured funnels; a stored configuration that is not valid is reported, not guessed at. */

@@ -123,8 +123,8 @@ export interface CheckinResult {
   alreadyCheckedIn: boolean
   balance: number
   level: Level
-  /** Subscription template to offer for tomorrow's reminder (wx.requestSubscribeMessage); null when none is configured. */
-  reminderTemplateId: string | null
+  /** Offer tomorrow's reminder (the `checkin_reminder` subscription is configured and the offer is on). */
+  reminder: boolean
 }
 
 export interface MakeupResult {

@@ -112,8 +112,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   reminder: z
     .strictObject({
-      /** Subscription template offered after a check-in for tomorrow's reminder; '' = none. */
-      templateId: z.string().trim().max(64).default(''),
+      /** Offer tomorrow's reminder after a check-in (when `checkin_reminder` has an id in app_config/templates). */
+      offer: z.boolean().default(true),
+      /** Deprecated and ignored: template ids live in app_config/templates (see docs/subscriptions.md). */
+      templateId: z.string().trim().max(64).optional(),
     })
     .prefault({}),
 })

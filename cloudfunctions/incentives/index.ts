@@ -10,6 +10,7 @@ import { collection, command, isDuplicateKeyError, miniProgramCode, runTransacti
 import { newShortCode } from '../_shared/codes'
 import type { CheckinDoc, PointsAccountDoc, PointsLedgerDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
+import { templateIds } from '../_shared/messages'
 import { addDays, shanghaiDay } from '../_shared/time'
 import { type AcceptResult, type CheckinResult, type ClaimResult, INVITE_PAGE, incentivesActions, type IncentivesOutputs, type InviteInfo, type MakeupResult } from './api'
 import { checkConfig, type IncentivesConfig, type TaskConfig } from './defaults'
@@ -204,9 +205,9 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
   },
 
   async checkin(_input, { openid }) {
-    const config = await loadConfig()
+    const [config, ids] = await Promise.all([loadConfig(), templateIds()])
     const { now, today } = clock()
-    const reminderTemplateId = config.reminder.templateId || null
+    const reminder = config.reminder.offer && Boolean(ids.checkin_reminder)
     const answer = (account: PointsAccountDoc, reward: { base: number; bonus: number }, alreadyCheckedIn: boolean): CheckinResult => ({
       day: today,
       streak: account.checkin.streak,
@@ -216,7 +217,7 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
       alreadyCheckedIn,
       balance: account.balance,
       level: levelOf(account.lifetime, config.levels).level,
-      reminderTemplateId,
+      reminder,
     })
     const already = (account: PointsAccountDoc): CheckinResult => {
       // The reward as granted then (lastReward), split as today's rules split it (the config may have changed since).

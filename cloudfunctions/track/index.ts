@@ -84,6 +84,16 @@ async function resolveTouch(touch: Touch, openid: string): Promise<Touch> {
   return resolved
 }
 
+/** Scenes of a launch from a subscription message (1014), or its notification in a chat (1107). */
+const MESSAGE_SCENES = new Set([1014, 1107])
+
+/** The message-log id a launch from a subscription message carries (`msg`, set by sendTemplate). */
+function messageOpened(event: TrackedEvent): string | undefined {
+  if (event.name !== 'app_launch' && event.name !== 'app_show') return undefined
+  const { msg, scene } = event.props as { msg?: string; scene?: number }
+  return msg && scene !== undefined && MESSAGE_SCENES.has(scene) ? msg : undefined
+}
+
 /** Sets the user's first touch unless one is set already; creates the user if login has not yet. */
 async function recordFirstTouch(openid: string, appid: string | undefined, touch: Touch, firstSeen: Date): Promise<void> {
   const users = collection('users')
@@ -176,6 +186,13 @@ export const main = createRouter<typeof trackActions, TrackOutputs>(trackActions
         await recordFirstTouch(openid, appid, first, new Date(Math.min(...valid.map((e) => e.ts))))
         seenTouch.add(openid)
       }
+    }
+
+    // Launched from a subscription message: mark it opened, the first time only (cheap: launches with `msg` only).
+    const opened = [...new Set(valid.map(messageOpened).filter((id): id is string => id !== undefined))]
+    if (opened.length > 0) {
+      const _ = command()
+      await collection('message_log').updateWhere({ _id: _.in(opened), openid, openedAt: _.exists(false) }, { openedAt: receivedAt })
     }
 
     return { accepted: valid.map((e) => e.id), rejected, duplicates: duplicates.size }

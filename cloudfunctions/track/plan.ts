@@ -24,6 +24,8 @@ export const touchProps = {
   sharer: short(64).optional(),
   /** A short channel code (the `scene` of a mini-program code, or `?c=` in a link). */
   code: z.string().regex(/^[A-Za-z0-9]{4,32}$/).optional(),
+  /** The subscription message opened (its message_log id, `?msg=` on the page it opens). */
+  msg: z.string().regex(/^[A-Za-z0-9_:.-]{1,160}$/).optional(),
 }
 
 export const trackingPlan = {
@@ -43,8 +45,12 @@ export const trackingPlan = {
   element_tap: z.strictObject({ element: z.string().regex(/^[a-z0-9_.-]{1,64}$/) }),
   /** A guide was opened (the demo app's core value). */
   content_open: z.strictObject({ guideId: slug, category: slug }),
-  /** Onboarding was finished (the incentives task "finish onboarding" counts it). */
-  onboarding_finish: z.strictObject({}),
+  /** An onboarding guide step was shown: its id and its position (0-based). */
+  onboarding_step: z.strictObject({ step: z.string().regex(/^[a-z0-9_-]{1,32}$/), index: z.number().int().min(0).max(9) }),
+  /** The guide was skipped on this step. */
+  onboarding_skip: z.strictObject({ step: z.string().regex(/^[a-z0-9_-]{1,32}$/), index: z.number().int().min(0).max(9) }),
+  /** Onboarding was finished (the incentives task "finish onboarding" counts it); `steps` is how many it had. */
+  onboarding_finish: z.strictObject({ steps: z.number().int().min(1).max(10).optional() }),
   /** A user was first shown a variant of a running experiment (once per user and experiment; see docs/experiments.md). */
   experiment_viewed: z.strictObject({ experiment: z.string().regex(/^[a-z0-9_]{1,48}$/), variant: z.string().regex(/^[a-z0-9_]{1,32}$/) }),
 
@@ -57,6 +63,12 @@ export const trackingPlan = {
   invite_share: z.strictObject({ kind: z.enum(['message', 'poster']) }),
   /** How saving the invite poster to the album ended. */
   poster_save: z.strictObject({ result: z.enum(['saved', 'denied', 'cancelled', 'failed']) }),
+
+  // Feedback (see docs/feedback.md)
+  /** The feedback form was opened; `from` is the route of the page the user came from. */
+  feedback_open: z.strictObject({ from: route }),
+  /** Feedback was stored: its category and how many screenshots it carried. */
+  feedback_submit: z.strictObject({ category: z.enum(['suggestion', 'bug', 'content', 'other']), images: z.number().int().min(0).max(3) }),
 
   // Monitoring
   js_error: z.strictObject({ message: short(500), stack: short(2000).optional() }),

@@ -18,14 +18,64 @@ const avatarUrl = z
   .max(512)
   .regex(/^(cloud:\/\/|https:\/\/)\S+$/, 'Avatar must be a cloud:// file ID or an https:// URL.')
 
+/** Where a guide step's popover sits relative to its element (TDesign t-guide placements). */
+export const ONBOARDING_PLACEMENTS = [
+  'top', 'left', 'right', 'bottom', 'top-left', 'top-right', 'bottom-left', 'bottom-right',
+  'left-top', 'left-bottom', 'right-top', 'right-bottom', 'center',
+] as const
+
+const onboardingStepId = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'a step id: 1-32 of a-z, 0-9, _ and -')
+
+/**
+ * One step of the onboarding guide over the home page. The selector is a class or id the home page
+ * renders (a plain `.name` or `#name`, nothing the config could use to reach into other pages).
+ */
+export const onboardingStepSchema = z.strictObject({
+  id: onboardingStepId,
+  selector: z.string().regex(/^[.#][A-Za-z_][A-Za-z0-9_-]{0,63}$/, 'a class (.name) or id (#name) on the home page'),
+  title: z.string().trim().min(1, 'A step needs a title.').max(20, 'A title is at most 20 characters.'),
+  body: z.string().trim().max(80, 'A body is at most 80 characters.').default(''),
+  placement: z.enum(ONBOARDING_PLACEMENTS).default('bottom'),
+})
+
+/** The guide's steps, as stored in `app_config/onboarding` (`{ steps: [...] }`). */
+export const onboardingStepsSchema = z
+  .array(onboardingStepSchema)
+  .min(1, 'The guide needs at least one step.')
+  .max(5, 'Keep the guide to at most 5 steps.')
+  .refine((steps) => new Set(steps.map((s) => s.id)).size === steps.length, 'Step ids must be unique.')
+
+export type OnboardingStep = z.output<typeof onboardingStepSchema>
+
+export const ONBOARDING_OUTCOMES = ['finished', 'skipped'] as const
+export type OnboardingOutcome = (typeof ONBOARDING_OUTCOMES)[number]
+
+/** How the user left the guide, kept on the user so a reinstall does not replay it. */
+export interface OnboardingState {
+  status: OnboardingOutcome
+  /** The step the user was on when it ended. */
+  step: string
+  /** ISO instant. */
+  at: string
+}
+
 export const userActions = {
-  /** Creates the user on first call, returns the profile. Identity comes from the platform. */
-  login: { input: z.strictObject({}), auth: 'user' },
+  /**
+   * Creates the user on first call, returns the profile. Identity comes from the platform.
+   * `onboarding: true` (a device that has not seen the guide end) also asks for the guide's
+   * configured steps, read in parallel with the user.
+   */
+  login: { input: z.strictObject({ onboarding: z.boolean().optional() }), auth: 'user' },
   profile: { input: z.strictObject({}), auth: 'user' },
   updateProfile: {
     input: z
       .strictObject({ nickname: nickname.optional(), avatarUrl: avatarUrl.optional() })
       .refine((v) => v.nickname !== undefined || v.avatarUrl !== undefined, 'Nothing to update.'),
+    auth: 'user',
+  },
+  /** Records how the guide ended; the first outcome stays (a second device cannot turn "finished" into "skipped"). */
+  setOnboarding: {
+    input: z.strictObject({ status: z.enum(ONBOARDING_OUTCOMES), step: onboardingStepId }),
     auth: 'user',
   },
 } as const
@@ -38,12 +88,19 @@ export interface UserProfile {
   firstSeenAt: string
   /** Asia/Shanghai day of the first login, `YYYY-MM-DD`. */
   firstSeenDay: string
+  /** How the onboarding guide ended for this user; null while it has not. */
+  onboarding: OnboardingState | null
 }
 
 export interface UserOutputs {
-  login: { user: UserProfile; isNew: boolean }
+  /**
+   * `onboardingSteps` only when asked for: the configured steps, or null when there is no valid
+   * configuration (the app then uses its built-in steps).
+   */
+  login: { user: UserProfile; isNew: boolean; onboardingSteps?: OnboardingStep[] | null }
   profile: UserProfile
   updateProfile: UserProfile
+  setOnboarding: { onboarding: OnboardingState }
 }
 
 export type UserApi = ApiOf<typeof userActions, UserOutputs>

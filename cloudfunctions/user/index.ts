@@ -1,10 +1,31 @@
-import { collection, isDuplicateKeyError, msgSecCheck, SecScene, serverDate } from '../_shared/cloud'
+import { collection, command, isDuplicateKeyError, msgSecCheck, SecScene, serverDate } from '../_shared/cloud'
 import type { UserDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
 import { shanghaiDay } from '../_shared/time'
-import { userActions, type UserOutputs, type UserProfile } from './api'
+import { type OnboardingState, type OnboardingStep, onboardingStepsSchema, userActions, type UserOutputs, type UserProfile } from './api'
 
 const users = () => collection('users')
+
+/** The `app_config` document holding the guide's steps (`{ steps: [...] }`). */
+const ONBOARDING_CONFIG_ID = 'onboarding'
+
+/**
+ * The guide's configured steps; null without a document or when it does not validate (the device
+ * then uses its built-in steps: a bad edit in the console must not break the first screen).
+ */
+async function onboardingSteps(): Promise<OnboardingStep[] | null> {
+  const doc = await collection('app_config').get(ONBOARDING_CONFIG_ID)
+  if (!doc) return null
+  const parsed = onboardingStepsSchema.safeParse(doc.steps)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  console.error(`[user] app_config/${ONBOARDING_CONFIG_ID} is invalid, the app's built-in steps apply: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unreadable'}`)
+  return null
+}
+
+function toOnboarding(stored: UserDoc['onboarding']): OnboardingState | null {
+  return stored ? { status: stored.status, step: stored.step, at: new Date(stored.at).toISOString() } : null
+}
 
 function toProfile(doc: UserDoc): UserProfile {
   return {
@@ -13,6 +34,7 @@ function toProfile(doc: UserDoc): UserProfile {
     avatarUrl: doc.avatarUrl,
     firstSeenAt: new Date(doc.firstSeenAt).toISOString(),
     firstSeenDay: doc.firstSeenDay,
+    onboarding: toOnboarding(doc.onboarding),
   }
 }
 
@@ -27,16 +49,19 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
    * One round trip for a returning user (plus one, at most once a day, to record the visit);
    * two for a new one. The document _id is the OPENID, so concurrent first logins cannot create
    * two users: the losers of the insert race get E11000 and read the winner's document.
+   * Asked for the guide's steps, it reads them in parallel with the user (one more round trip, no
+   * more latency), and only for a device that has not seen the guide end.
    */
-  async login(_input, { openid, appid, unionid }) {
+  async login(input, { openid, appid, unionid }) {
     const now = new Date()
     const today = shanghaiDay(now)
-    const existing = await users().get(openid)
+    const [existing, steps] = await Promise.all([users().get(openid), input.onboarding ? onboardingSteps() : undefined])
+    const guide = steps === undefined ? {} : { onboardingSteps: steps }
     if (existing) {
       if (existing.lastSeenDay !== today) {
         await users().update(openid, { lastSeenAt: serverDate(), lastSeenDay: today })
       }
-      return { user: toProfile(existing), isNew: false }
+      return { user: toProfile(existing), isNew: false, ...guide }
     }
     const doc: UserDoc = {
       _id: openid,
@@ -55,9 +80,9 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
       await users().add({ ...doc, firstSeenAt: serverDate(), lastSeenAt: serverDate(), updatedAt: serverDate() })
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err
-      return { user: toProfile(await requireUser(openid)), isNew: false }
+      return { user: toProfile(await requireUser(openid)), isNew: false, ...guide }
     }
-    return { user: toProfile(doc), isNew: true }
+    return { user: toProfile(doc), isNew: true, ...guide }
   },
 
   async profile(_input, { openid }) {
@@ -79,5 +104,21 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
     const updated = await users().update(openid, { ...changes, updatedAt: serverDate() })
     if (updated === 0) throw new AppError('NOT_FOUND', 'No user yet: call login first.')
     return toProfile(await requireUser(openid))
+  },
+
+  /**
+   * One round trip: the outcome is written only where none is recorded yet, so the first one stays
+   * (two devices, or a retry, cannot overwrite it). Nothing written: one more, to read what is there.
+   */
+  async setOnboarding(input, { openid }) {
+    const at = new Date()
+    const written = await users().updateWhere(
+      { _id: openid, onboarding: command().exists(false) },
+      { onboarding: { status: input.status, step: input.step, at }, updatedAt: serverDate() },
+    )
+    if (written === 1) return { onboarding: { status: input.status, step: input.step, at: at.toISOString() } }
+    const onboarding = toOnboarding((await requireUser(openid)).onboarding)
+    if (!onboarding) throw new AppError('INTERNAL', 'The onboarding outcome could not be recorded.')
+    return { onboarding }
   },
 })

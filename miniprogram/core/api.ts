@@ -9,9 +9,10 @@ const SAFE = { retries: 2 }
 
 export const api = {
   user: {
-    login: () => call('user', 'login', {}, SAFE),
+    login: (input: Input<'user', 'login'> = {}) => call('user', 'login', input, SAFE),
     profile: () => call('user', 'profile', {}, SAFE),
     updateProfile: (input: Input<'user', 'updateProfile'>) => call('user', 'updateProfile', input, SAFE),
+    setOnboarding: (input: Input<'user', 'setOnboarding'>) => call('user', 'setOnboarding', input, SAFE),
   },
   content: {
     categories: () => call('content', 'categories', {}, SAFE),
@@ -25,5 +26,10 @@ export const api = {
   // Only what every device reads at launch: admin actions live in packages/admin/data.ts.
   experiments: {
     config: () => call('experiments', 'config', {}, SAFE),
+  },
+  // The subscribe button's two calls; record is not retried (an accept adds to the quota).
+  notify: {
+    status: () => call('notify', 'status', {}, SAFE),
+    record: (input: Input<'notify', 'record'>) => call('notify', 'record', input),
   },
 }

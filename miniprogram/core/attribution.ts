@@ -17,6 +17,7 @@ export interface EntryOptions {
 }
 
 const CODE = /^[A-Za-z0-9]{4,32}$/
+const MSG = /^[A-Za-z0-9_:.-]{1,160}$/
 
 function decode(value: string): string {
   try {
@@ -45,6 +46,11 @@ export function touchFrom(options: EntryOptions): Touch {
   if (query.sharer && isUuidv7(query.sharer) && query.sharer !== anonymousId()) touch.sharer = query.sharer
   const code = (query.c && CODE.test(query.c) ? query.c : undefined) ?? (query.scene ? codeFromScene(query.scene) : undefined)
   if (code) touch.code = code
+  // A subscription message's page carries its log id (cloudfunctions/_shared/messages.ts).
+  if (query.msg && (options.scene === 1014 || options.scene === 1107)) {
+    const msg = decode(query.msg)
+    if (MSG.test(msg)) touch.msg = msg
+  }
   return touch
 }
 

@@ -9,8 +9,10 @@ import type { AnalyticsApi } from '../../cloudfunctions/analytics/api'
 import type { ChannelApi } from '../../cloudfunctions/channel/api'
 import type { ContentApi } from '../../cloudfunctions/content/api'
 import type { ExperimentsApi } from '../../cloudfunctions/experiments/api'
+import type { FeedbackApi } from '../../cloudfunctions/feedback/api'
 import type { IncentivesApi } from '../../cloudfunctions/incentives/api'
 import type { MonitorApi } from '../../cloudfunctions/monitor/api'
+import type { NotifyApi } from '../../cloudfunctions/notify/api'
 import type { TrackApi } from '../../cloudfunctions/track/api'
 import type { UserApi } from '../../cloudfunctions/user/api'
 import { type AppConfig, config as defaults } from '../config'
@@ -24,6 +26,8 @@ export interface Apis {
   analytics: AnalyticsApi
   experiments: ExperimentsApi
   incentives: IncentivesApi
+  notify: NotifyApi
+  feedback: FeedbackApi
 }
 export type FunctionName = keyof Apis
 export type ActionName<F extends FunctionName> = keyof Apis[F] & string
@@ -71,6 +75,11 @@ export function cloudMode(): AppConfig['mode'] {
     }
   }
   return settings.mode
+}
+
+/** Where the local cloud listens (local mode's storage uploads go there too). */
+export function localCloudUrl(): string {
+  return settings.localCloudUrl
 }
 
 /** Call once at launch. */

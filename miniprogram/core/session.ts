@@ -1,15 +1,20 @@
 /**
  * The signed-in user. Login (create-or-fetch by OPENID, in the cloud) starts at launch and is
  * shared by every page that needs the profile; a failed login is retried by the next caller.
+ * A device that has not seen the onboarding guide end asks for the guide's steps in the same call.
  */
-import type { UserProfile } from '../../cloudfunctions/user/api'
+import type { UserOutputs, UserProfile } from '../../cloudfunctions/user/api'
 import { api } from './api'
+import { guideEnded } from './onboarding'
 
-let pending: Promise<UserProfile> | null = null
+export type LoginReply = UserOutputs['login']
 
-export function currentUser(): Promise<UserProfile> {
-  pending ??= api.user.login().then(
-    (res) => res.user,
+let pending: Promise<LoginReply> | null = null
+
+/** The login reply, shared by every caller (one call per launch). */
+export function login(): Promise<LoginReply> {
+  pending ??= api.user.login(guideEnded() ? {} : { onboarding: true }).then(
+    (res) => res,
     (err: unknown) => {
       pending = null
       throw err
@@ -18,9 +23,14 @@ export function currentUser(): Promise<UserProfile> {
   return pending
 }
 
+export function currentUser(): Promise<UserProfile> {
+  return login().then((res) => res.user)
+}
+
 /** After the profile changed (e.g. a new nickname). */
 export function setCurrentUser(user: UserProfile): void {
-  pending = Promise.resolve(user)
+  const previous = pending
+  pending = previous ? previous.then((res) => ({ ...res, user }), () => ({ user, isNew: false })) : Promise.resolve({ user, isNew: false })
 }
 
 /** Forget the session (tests; a future sign-out). */

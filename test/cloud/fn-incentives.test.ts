@@ -38,7 +38,7 @@ function on(day: string, time = '10:00:00'): void {
 
 beforeAll(async () => {
   // Config read on every call, so a test's config change applies to its next call.
-  rig = riggedFunctions(['incentives', 'user', 'track'], { preload: ['clock'], env: { INCENTIVES_CONFIG_TTL_S: '0' } })
+  rig = riggedFunctions(['incentives', 'user', 'track'], { preload: ['clock'], env: { INCENTIVES_CONFIG_TTL_S: '0', TEMPLATES_TTL_MS: '0' } })
   t = await startCloud({ functionsDir: rig.dir })
   t.cloud.store.insert('app_config', [{ _id: 'admins', openids: [ADMIN] }])
 })
@@ -100,7 +100,7 @@ describe('check-in', () => {
       alreadyCheckedIn: false,
       balance: 5,
       level: { index: 0, name: '新手', minPoints: 0, perks: ['每日签到领积分'] },
-      reminderTemplateId: null,
+      reminder: false,
     })
     expect(find('checkins', { openid: 'o-first' })).toEqual([
       { _id: `o-first:${D(0)}`, openid: 'o-first', day: D(0), streak: 1, reward: 5, makeup: false, createdAt: atClock() },
@@ -185,19 +185,24 @@ describe('check-in', () => {
     expect(await ok('summary', {}, 'o-summary')).toMatchObject({ streak: 0, checkedInToday: false, todayReward: 5 })
   })
 
-  test('round trips: a grant is one transaction of 6, a repeat 3 (plus the config, read on every call in this test cloud)', async () => {
+  test('round trips: a grant is one transaction of 6, a repeat 3 (plus the config and the template ids, read on every call in this test cloud)', async () => {
     on(D(0))
     const trips = async () => (await callGateway(t.url, 'incentives', { action: 'checkin', data: {} }, { openid: 'o-trips' })).headers.get('x-db-roundtrips')
-    expect(await trips()).toBe('7')
-    expect(await trips()).toBe('4')
+    expect(await trips()).toBe('8')
+    expect(await trips()).toBe('5')
   })
 
-  test('a configured reminder template is offered after checking in', async () => {
-    await setConfig({ reminder: { templateId: 'tmpl-checkin-reminder' } })
+  test('the reminder is offered after checking in once checkin_reminder has an id in app_config/templates, unless turned off', async () => {
+    // Template ids live in app_config/templates (the notify function's registry); a legacy reminder.templateId is ignored.
+    await setConfig({ reminder: { templateId: 'tmpl-legacy', offer: false } })
+    t.cloud.store.insert('app_config', [{ _id: 'templates', ids: { checkin_reminder: 'tmpl-checkin-reminder' } }])
     try {
-      expect((await checkinOn('o-reminder', D(0))).reminderTemplateId).toBe('tmpl-checkin-reminder')
+      expect((await checkinOn('o-reminder-off', D(0))).reminder).toBe(false)
+      await setConfig(null)
+      expect((await checkinOn('o-reminder', D(0))).reminder).toBe(true)
     } finally {
       await setConfig(null)
+      t.cloud.store.remove('app_config', { _id: 'templates' }, false)
     }
   })
 })

@@ -139,3 +139,102 @@ describe('router', () => {
     expect(storedUser('o-router')).toBeUndefined()
   })
 })
+
+describe('onboarding', () => {
+  const CONFIG = [
+    { id: 'tabs', selector: '.home__tabs', title: '先选分类', body: '分类在这里', placement: 'bottom' },
+    { id: 'me', selector: '#me', title: '我的' },
+  ]
+  const setConfig = (steps: unknown) => {
+    t.cloud.store.remove('app_config', { _id: 'onboarding' }, false)
+    if (steps !== undefined) t.cloud.store.insert('app_config', [{ _id: 'onboarding', steps }])
+  }
+  afterAll(() => setConfig(undefined))
+
+  test('login returns no outcome for a new user, and the guide config only when asked (read in parallel: 1 round trip more)', async () => {
+    setConfig(CONFIG)
+    const plain = await callGateway<{ result: { ok: true; data: Login } }>(t.url, 'user', { action: 'login' }, { openid: 'o-guide' })
+    expect(plain.body.result.data.user.onboarding).toBeNull()
+    expect(plain.body.result.data).not.toHaveProperty('onboardingSteps')
+    const asked = await callGateway<{ result: { ok: true; data: Login } }>(t.url, 'user', { action: 'login', data: { onboarding: true } }, { openid: 'o-guide' })
+    expect(asked.headers.get('x-db-ops')).toBe('getDocument=2')
+    // Defaults filled in by the schema (body '', placement 'bottom').
+    expect(asked.body.result.data.onboardingSteps).toEqual([CONFIG[0], { ...CONFIG[1], body: '', placement: 'bottom' }])
+  })
+
+  test.each([
+    ['no document', undefined],
+    ['a selector that is not a class or id', [{ id: 'x', selector: 'view .a', title: 't' }]],
+    ['a title over 20 characters', [{ id: 'x', selector: '.a', title: '一二三四五六七八九十一二三四五六七八九十一' }]],
+    ['duplicate ids', [{ id: 'x', selector: '.a', title: 't' }, { id: 'x', selector: '.b', title: 't' }]],
+    ['an unknown field', [{ id: 'x', selector: '.a', title: 't', script: 'alert(1)' }]],
+    ['no steps', []],
+    ['not a list', { id: 'x' }],
+  ])('an invalid configuration (%s) answers null: the app keeps its built-in steps', async (_name, steps) => {
+    setConfig(steps)
+    const reply = await callAction<Login>(t.url, 'user', 'login', { onboarding: true }, 'o-guide')
+    expect(reply).toMatchObject({ ok: true, data: { onboardingSteps: null } })
+  })
+
+  test('setOnboarding records the outcome on the caller, once: the first outcome stays; login then returns it', async () => {
+    await callAction(t.url, 'user', 'login', {}, 'o-done')
+    const first = await callGateway<{ result: { ok: true; data: UserOutputs['setOnboarding'] } }>(
+      t.url, 'user', { action: 'setOnboarding', data: { status: 'skipped', step: 'card' } }, { openid: 'o-done' },
+    )
+    expect(first.headers.get('x-db-roundtrips')).toBe('1')
+    expect(first.body.result.data.onboarding).toMatchObject({ status: 'skipped', step: 'card' })
+    const stored = storedUser('o-done')?.onboarding as { status: string; step: string; at: Date }
+    expect(stored).toMatchObject({ status: 'skipped', step: 'card' })
+    expect(stored.at).toBeInstanceOf(Date)
+    expect(first.body.result.data.onboarding.at).toBe(stored.at.toISOString())
+
+    // Another device finishing later does not rewrite it; it is told what is recorded.
+    const second = await callAction<UserOutputs['setOnboarding']>(t.url, 'user', 'setOnboarding', { status: 'finished', step: 'me' }, 'o-done')
+    expect(second).toMatchObject({ ok: true, data: { onboarding: { status: 'skipped', step: 'card', at: stored.at.toISOString() } } })
+    expect(storedUser('o-done')?.onboarding).toEqual(stored)
+
+    const login = await callAction<Login>(t.url, 'user', 'login', { onboarding: true }, 'o-done')
+    expect(login.ok && login.data.user.onboarding).toEqual({ status: 'skipped', step: 'card', at: stored.at.toISOString() })
+    expect(await callAction(t.url, 'user', 'profile', {}, 'o-done')).toMatchObject({ ok: true, data: { onboarding: { status: 'skipped' } } })
+  })
+
+  test('identity from the context only: an openid in the payload is refused, and only the caller is written', async () => {
+    await callAction(t.url, 'user', 'login', {}, 'o-self')
+    await callAction(t.url, 'user', 'login', {}, 'o-victim')
+    const injected = await callAction(t.url, 'user', 'setOnboarding', { status: 'finished', step: 'me', openid: 'o-victim' }, 'o-self')
+    expect(injected).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } })
+    const spoofed = await callGateway<{ result: { ok: boolean } }>(
+      t.url, 'user', { action: 'setOnboarding', data: { status: 'finished', step: 'me' }, userInfo: { openId: 'o-victim' } }, { openid: 'o-self' },
+    )
+    expect(spoofed.body.result.ok).toBe(true)
+    expect(storedUser('o-self')?.onboarding).toMatchObject({ status: 'finished', step: 'me' })
+    expect(storedUser('o-victim')?.onboarding).toBeUndefined()
+    expect(await callAction(t.url, 'user', 'setOnboarding', { status: 'finished', step: 'me' })).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } })
+  })
+
+  test('a caller who never logged in gets NOT_FOUND and nothing is created', async () => {
+    expect(await callAction(t.url, 'user', 'setOnboarding', { status: 'finished', step: 'me' }, 'o-ghost')).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
+    expect(storedUser('o-ghost')).toBeUndefined()
+  })
+
+  test.each([
+    ['an unknown status', { status: 'done', step: 'me' }, 'status'],
+    ['a missing step', { status: 'finished' }, 'step'],
+    ['a step id with spaces', { status: 'finished', step: 'the me' }, 'step'],
+    ['an operator for the step', { status: 'finished', step: { $ne: null } }, 'step'],
+    ['an unknown field', { status: 'finished', step: 'me', at: '2020-01-01' }, ''],
+  ])('setOnboarding rejects %s with INVALID_INPUT and changes nothing', async (_name, data, path) => {
+    await callAction(t.url, 'user', 'login', {}, 'o-bad')
+    const before = storedUser('o-bad')
+    const reply = await callAction(t.url, 'user', 'setOnboarding', data, 'o-bad')
+    expect(reply.ok).toBe(false)
+    if (reply.ok) return
+    expect(reply.error.code).toBe('INVALID_INPUT')
+    expect(reply.error.issues?.map((i) => i.path)).toContain(path)
+    expect(storedUser('o-bad')).toEqual(before)
+  })
+
+  test('login rejects a non-boolean onboarding flag', async () => {
+    expect(await callAction(t.url, 'user', 'login', { onboarding: 'yes' }, 'o-guide')).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } })
+  })
+})

@@ -6,7 +6,7 @@
  */
 import type { Calendar, Summary, TaskView } from '../../cloudfunctions/incentives/api'
 import { addMonths, monthTitle, monthWeeks, shanghaiMonth, type MonthMarks } from '../../miniprogram/packages/incentives/components/month-grid/calendar'
-import { askReminder, onReminderAnswer } from '../../miniprogram/packages/incentives/checkin/reminder'
+import { reminderText } from '../../miniprogram/packages/incentives/checkin/reminder'
 import { nextBonusText, shortDay } from '../../miniprogram/packages/incentives/checkin/streak'
 import { saveToAlbum } from '../../miniprogram/packages/incentives/invite/album'
 import { COLORS, drawPoster, fitText, POSTER_SIZE, type PosterInput, wrapText } from '../../miniprogram/packages/incentives/invite/poster'
@@ -285,49 +285,14 @@ describe('saving to the album', () => {
   })
 })
 
-describe('the reminder request', () => {
-  test('asks in the same tick (WeChat opens the dialog only inside the tap) and reports the answer to the listeners', async () => {
-    const asked: unknown[] = []
-    let answer: Record<string, string> = {}
-    ;(globalThis as Record<string, unknown>).wx = {
-      requestSubscribeMessage: (o: { tmplIds: string[]; success: (r: unknown) => void }) => {
-        asked.push(o.tmplIds)
-        setTimeout(() => o.success({ errMsg: 'requestSubscribeMessage:ok', ...answer }), 0)
-      },
-    }
-    const heard: [string, string][] = []
-    onReminderAnswer((a, id) => heard.push([a, id]))
-    answer = { 'tmpl-1': 'accept' }
-    const pending = askReminder('tmpl-1')
-    expect(asked).toEqual([['tmpl-1']])
-    await expect(pending).resolves.toBe('accept')
-    answer = { 'tmpl-1': 'reject' }
-    await expect(askReminder('tmpl-1')).resolves.toBe('reject')
-    answer = {}
-    await expect(askReminder('tmpl-1')).resolves.toBe('failed')
-    expect(heard).toEqual([
-      ['accept', 'tmpl-1'],
-      ['reject', 'tmpl-1'],
-      ['failed', 'tmpl-1'],
-    ])
-  })
-
-  test('a failed request is an answer too (the user sees why), not a rejection; subscriptions switched off are told apart', async () => {
-    let failure = {}
-    ;(globalThis as Record<string, unknown>).wx = {
-      requestSubscribeMessage: (o: { fail: (e: unknown) => void }) => setTimeout(() => o.fail(failure), 0),
-    }
-    failure = { errMsg: 'requestSubscribeMessage:fail can only be invoked by user TAP gesture.', errCode: 10004 }
-    await expect(askReminder('tmpl-2')).resolves.toBe('failed')
-    failure = { errMsg: 'requestSubscribeMessage:fail The main switch is switched off', errCode: 20004 }
-    await expect(askReminder('tmpl-2')).resolves.toBe('off')
-  })
-
-  test('a template the platform blocked is reported as such', async () => {
-    ;(globalThis as Record<string, unknown>).wx = {
-      requestSubscribeMessage: (o: { success: (r: unknown) => void }) => setTimeout(() => o.success({ errMsg: 'requestSubscribeMessage:ok', 'tmpl-3': 'ban' }), 0),
-    }
-    await expect(askReminder('tmpl-3')).resolves.toBe('ban')
+describe('the reminder offer (the subscribe button asks; the page says what happened)', () => {
+  test('an accept or an earlier accept is confirmed, declining says nothing, the rest say why', () => {
+    expect(reminderText('accepted')).toBe('好的，明天提醒你签到')
+    expect(reminderText('subscribed')).toBe('好的，明天提醒你签到')
+    expect(reminderText('rejected')).toBe('')
+    expect(reminderText('switched_off')).toBe('你关闭了订阅消息，可在右上角 ··· > 设置中打开')
+    expect(reminderText('unsupported')).toBe('微信版本过低，暂不支持提醒')
+    expect(reminderText('failed')).toBe('提醒暂时开启不了，请稍后再试')
   })
 })
 

@@ -34,8 +34,10 @@ const ME = 'packages/me/index'
 let cloud: CloudProcess
 beforeAll(async () => {
   cloud = await startCloudProcess()
-  // The admin's config, before any call reads it: cheap make-ups, a reminder template, more invites a day.
-  await insert('app_config', { _id: 'incentives', makeup: { cost: MAKEUP_COST }, reminder: { templateId: TEMPLATE }, referral: { maxRewardedPerDay: 50 } })
+  // The admin's config, before any call reads it: cheap make-ups, more invites a day, and the reminder's
+  // subscription template (its id in app_config/templates, the notify registry's config).
+  await insert('app_config', { _id: 'incentives', makeup: { cost: MAKEUP_COST }, referral: { maxRewardedPerDay: 50 } })
+  await insert('app_config', { _id: 'templates', ids: { checkin_reminder: TEMPLATE } })
 }, 60_000)
 
 const mounted: Mounted[] = []
@@ -211,7 +213,7 @@ describe('check-in', () => {
     expect((await ledger(openid))).toHaveLength(1)
   })
 
-  test('after checking in: 明天提醒我 asks for the configured template inside the tap; an answer hides the offer', async () => {
+  test('after checking in: 明天提醒我 (the subscribe button) asks for the configured template inside the tap; an answer hides the offer', async () => {
     const accept = device(await userSince(3))
     const { m } = await open(CHECKIN, accept)
     await ready(m)
@@ -219,6 +221,7 @@ describe('check-in', () => {
     await m.tap(button(m, '签到 +5 积分'))
     await m.waitFor(() => m.find('remind').length === 1, 'the reminder offer')
     expect(textOf(m.find('remind__text')[0])).toBe('明天提醒我来签到，别断了连续天数')
+    await m.waitFor(() => m.find('t-button').some((b) => textOf(b) === '明天提醒我'), 'the subscribe button')
     const tap = m.tap(button(m, '明天提醒我'))
     // Asked before the tap's handler returned: WeChat opens the dialog only then.
     expect(accept.asked.filter(([api]) => api === 'requestSubscribeMessage').map(([, o]) => o.tmplIds)).toEqual([[TEMPLATE]])
@@ -231,6 +234,7 @@ describe('check-in', () => {
     await ready(second.m)
     await second.m.tap(button(second.m, '签到 +5 积分'))
     await second.m.waitFor(() => second.m.find('remind').length === 1, 'the reminder offer')
+    await second.m.waitFor(() => second.m.find('t-button').some((b) => textOf(b) === '明天提醒我'), 'the subscribe button')
     await second.m.tap(button(second.m, '明天提醒我'))
     await second.m.waitFor(() => second.m.find('remind').length === 0, 'the offer answered')
     // Declining is not an error: no message.

@@ -127,4 +127,15 @@ describe('official compile (the check:miniprogram CLI)', () => {
     expect(result.status).toBe(1)
     expect(result.stderr).toMatch(/t-nope|nope\/nope/)
   }, 120_000)
+
+  test('fails on a component of another subpackage used without a componentPlaceholder (the compiler accepts it)', () => {
+    const jsonPath = path.join(copy, 'miniprogram/pages/home/index.json')
+    const original = readFileSync(jsonPath, 'utf8')
+    const { componentPlaceholder: _, ...json } = JSON.parse(original) as { componentPlaceholder?: Record<string, string> }
+    writeFileSync(jsonPath, JSON.stringify(json))
+    const result = run(copy)
+    writeFileSync(jsonPath, original)
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain('componentPlaceholder: pages/home/index.json: "onboarding-guide" is a component of packages/onboarding')
+  }, 120_000)
 })

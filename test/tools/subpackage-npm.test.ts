@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import os from 'node:os'
 import path from 'node:path'
 import { resolveComponent, resolveModule } from '../../tools/miniprogram/npm-resolve'
+import { checkPlaceholders } from '../../tools/miniprogram/placeholders'
 import { type AppJson, allPages, packageOf, readAppJson } from '../../tools/miniprogram/project'
 import { layoutSubpackageNpm, planSubpackageNpm, referencesIn, type SubpackageNpmPlan } from '../../tools/miniprogram/subpackage-npm'
 import { ROOT } from '../../tools/paths'
@@ -331,6 +332,87 @@ describe('the layout on disk', () => {
   }, 150_000)
 })
 
+/**
+ * 分包异步化: a main-package page uses a component of subpackage `packages/d` (a subpackage of
+ * components only, no pages), with a `componentPlaceholder` that WeChat renders until `packages/d`
+ * has loaded. What that component uses is packages/d's alone, so it moves there: the main page's
+ * reference does not hold it in the main package.
+ */
+describe('a subpackage component that a main-package page uses asynchronously (componentPlaceholder)', () => {
+  let dir: string
+  let root: string
+  beforeAll(() => {
+    const files = projectFiles()
+    const app = JSON.parse(files['miniprogram/app.json']!) as AppJson
+    app.subpackages!.push({ root: 'packages/d', pages: [] })
+    const tour = 'miniprogram/miniprogram_npm/ui/tour/tour'
+    dir = writeProject({
+      ...files,
+      'miniprogram/app.json': JSON.stringify(app),
+      'miniprogram/pages/home/index.json': JSON.stringify({
+        usingComponents: { 't-button': 'ui/button/button', 't-tabs': 'ui/tabs/tabs', 'app-tour': '/packages/d/tour/index' },
+        componentPlaceholder: { 'app-tour': 'view' },
+      }),
+      'miniprogram/pages/home/index.wxml': '<t-button/><t-tabs/><app-tour/>',
+      'miniprogram/packages/d/tour/index.json': JSON.stringify({ component: true, usingComponents: { 't-tour': 'ui/tour/tour' } }),
+      'miniprogram/packages/d/tour/index.wxml': '<t-tour/>',
+      'miniprogram/packages/d/tour/index.js': 'Component({})',
+      [`${tour}.json`]: JSON.stringify({ component: true, usingComponents: { 't-button': '../button/button' } }),
+      [`${tour}.wxml`]: '<view class="tour"><t-button/></view>',
+      [`${tour}.wxss`]: ".tour{position:fixed}",
+      [`${tour}.js`]: 'import{__assign}from"tslib";Component(__assign({},{}));',
+    })
+    root = path.join(dir, 'miniprogram')
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('the component it uses moves to that subpackage; what the main package uses stays', () => {
+    const plan = planSubpackageNpm(root)
+    expect(plan.mainFiles.filter((f) => f.startsWith('ui/tour/'))).toEqual([])
+    expect(plan.mainFiles).toEqual(expect.arrayContaining(['ui/button/button.json', 'ui/tabs/tabs.json']))
+    const d = byRoot(plan, 'packages/d')!
+    expect(d).toMatchObject({ moved: ['ui/tour/tour'], files: ['ui/tour/tour.js', 'ui/tour/tour.json', 'ui/tour/tour.wxml', 'ui/tour/tour.wxss'], copied: [] })
+    const back = '../../../../../miniprogram_npm/ui'
+    expect(d.rewrites).toEqual({
+      'ui/tour/tour.js': { tslib: `${back}/miniprogram_npm/tslib/index` },
+      'ui/tour/tour.json': { '../button/button': `${back}/button/button` },
+    })
+    // The other subpackages are planned as before.
+    expect(byRoot(plan, 'packages/a')!.moved).toEqual(['ui/calendar/calendar', 'ui/popup/popup'])
+  })
+
+  test('each use of another subpackage\'s component needs a placeholder that is there at once (the compiler does not check it)', () => {
+    expect(checkPlaceholders(root)).toEqual([])
+    const home = path.join(root, 'pages/home/index.json')
+    const original = readFileSync(home, 'utf8')
+    const using = { 't-button': 'ui/button/button', 't-tabs': 'ui/tabs/tabs', 'app-tour': '/packages/d/tour/index', 'a-page': '/packages/a/index' }
+    try {
+      writeFileSync(home, JSON.stringify({ usingComponents: using, componentPlaceholder: { 'a-page': 'view' } }))
+      expect(checkPlaceholders(root)).toEqual([
+        'pages/home/index.json: "app-tour" is a component of packages/d, loaded after the page renders: give it a componentPlaceholder (e.g. "view")',
+      ])
+      // A placeholder from another subpackage would be missing too; a main-package one is there at once.
+      writeFileSync(home, JSON.stringify({ usingComponents: using, componentPlaceholder: { 'app-tour': 'a-page', 'a-page': 't-button' } }))
+      expect(checkPlaceholders(root)).toEqual([
+        'pages/home/index.json: the placeholder of "app-tour", "a-page", is a component of packages/a: a placeholder must be a built-in or of this package or the main package',
+      ])
+    } finally {
+      writeFileSync(home, original)
+    }
+  })
+
+  test('the official compiler accepts it and ships the component in the subpackage only', () => {
+    const plan = layoutSubpackageNpm(root)
+    const compiled = compileProject(dir)
+    const emitted = Object.keys(compiled.sizes)
+    expect(compiled.json['packages/d/tour/index.json']!.usingComponents).toEqual({ 't-tour': '../miniprogram_npm/ui/tour/tour' })
+    for (const file of byRoot(plan, 'packages/d')!.files) expect(emitted).toContain(`packages/d/miniprogram_npm/${file}`)
+    expect(emitted).toContain('packages/d/tour/index.js')
+    expect(emitted.filter((f) => f.startsWith('miniprogram_npm/ui/tour/'))).toEqual([])
+    expect(emitted).toContain('miniprogram_npm/ui/button/button.js')
+  }, 150_000)
+})
+
 describe('this project', () => {
   const mpRoot = path.join(ROOT, 'miniprogram')
   const app = readAppJson(mpRoot)
@@ -377,6 +459,10 @@ describe('this project', () => {
     }
   })
 
+  test('every component used from another subpackage has a placeholder', () => {
+    expect(checkPlaceholders(mpRoot, app)).toEqual([])
+  })
+
   test('planning is fast and deterministic', () => {
     const started = Date.now()
     const again = planSubpackageNpm(mpRoot, app)
@@ -402,7 +488,9 @@ describe('this project', () => {
       const calendarPlan = layoutSubpackageNpm(path.join(copy, 'miniprogram'))
       expect(plan.mainFiles.filter((f) => f.startsWith('tdesign-miniprogram/calendar/'))).toEqual([])
       const admin = byRoot(calendarPlan, 'packages/admin')!
-      expect(admin.moved).toEqual(expect.arrayContaining(['tdesign-miniprogram/calendar/calendar', 'tdesign-miniprogram/popup/popup']))
+      // Its t-popup stays: the main package's privacy popup uses it.
+      expect(admin.moved).toContain('tdesign-miniprogram/calendar/calendar')
+      expect(calendarPlan.mainFiles).toContain('tdesign-miniprogram/popup/popup.json')
 
       const compiled = compileProject(copy)
       const emitted = Object.keys(compiled.sizes)

@@ -34,6 +34,7 @@ import {
   OPENAPI_NO_PERMISSION,
   OPENAPI_NOT_FOUND,
   type OpenApiContext,
+  OPENAPI_FAULTS,
   OUTBOX,
   platformError,
 } from './protocol/openapi'
@@ -190,7 +191,7 @@ export class LocalCloud {
     this.store = new DocumentStore({
       file: path.join(this.dataDir, 'db.sqlite'),
       env: this.env,
-      collections: { ...manifest, [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] } },
+      collections: { ...manifest, [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] }, [OPENAPI_FAULTS]: { indexes: [] } },
     })
     this.storage = new Storage(this.dataDir, this.env, () => this.url)
     this.words = loadWordList(options.wordsFile ?? DEFAULT_WORDS_FILE)
@@ -576,6 +577,10 @@ export class LocalCloud {
       res.end()
       return
     }
+    if (parts[1] === 'client-upload' && req.method === 'POST') {
+      sendJson(res, 200, { fileID: await this.clientUpload(req) })
+      return
+    }
     if (parts[1] === 'file' && (req.method === 'GET' || req.method === 'HEAD')) {
       const once = parts.slice(2).map(decodeSegment).join('/')
       const expires = Number(url.searchParams.get('t'))
@@ -599,6 +604,63 @@ export class LocalCloud {
       return
     }
     throw new HttpError(404, 'NOT_FOUND', 'No such storage route')
+  }
+
+  /**
+   * What `wx.cloud.uploadFile` does for a device, over plain HTTP (`wx.uploadFile` in local mode): a
+   * multipart form with `cloudPath` and the file in `file`. The caller is identified as the gateway
+   * does (`x-wx-openid`); the reply carries a `cloud://` file ID like the SDK's.
+   */
+  private async clientUpload(req: IncomingMessage): Promise<string> {
+    const openid = header(req, 'x-wx-openid')
+    if (!openid) throw new HttpError(401, 'UNAUTHENTICATED', 'Uploads need a user (x-wx-openid)')
+    if (!(header(req, 'content-type') ?? '').startsWith('multipart/form-data')) {
+      throw new HttpError(400, 'INVALID_REQUEST', 'Send multipart/form-data with `cloudPath` and the file in `file`')
+    }
+    let cloudPath: string | undefined
+    let partial: string | undefined
+    let written: Promise<void> | undefined
+    let truncated = false
+    const tooLarge = new HttpError(413, 'EntityTooLarge', `The file is over the limit of ${MAX_UPLOAD_BYTES} bytes`)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: MAX_UPLOAD_BYTES, fieldSize: 4096 } })
+        parser.on('field', (name, value) => {
+          if (name === 'cloudPath') cloudPath = value
+        })
+        parser.on('file', (name, stream) => {
+          // wx.uploadFile sends its formData before the file, so the path is known by now.
+          if (name !== 'file' || cloudPath === undefined) {
+            stream.resume()
+            return
+          }
+          let target: string
+          try {
+            target = this.storage.diskPath(storagePath(cloudPath))
+          } catch (err) {
+            stream.resume()
+            reject(err)
+            return
+          }
+          this.storage.ensureDir(cloudPath)
+          partial = `${target}.uploading-${process.pid}-${Date.now()}`
+          stream.on('limit', () => void (truncated = true))
+          written = pipeline(stream, createWriteStream(partial))
+        })
+        parser.on('close', resolve)
+        parser.on('error', reject)
+        req.pipe(parser)
+      })
+      if (!written || cloudPath === undefined || !partial) throw new HttpError(400, 'INVALID_REQUEST', 'Expected `cloudPath`, then the file in `file`')
+      await written
+      if (truncated) throw tooLarge
+      await rename(partial, this.storage.diskPath(cloudPath))
+      partial = undefined
+    } finally {
+      if (partial) await unlink(partial).catch(() => undefined)
+    }
+    this.log(`${new Date().toTimeString().slice(0, 8)} storage upload ${cloudPath} openid=${shortId(openid)}`)
+    return this.storage.fileId(cloudPath)
   }
 
   private async upload(req: IncomingMessage, url: URL): Promise<void> {

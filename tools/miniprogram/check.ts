@@ -1,7 +1,9 @@
 /**
- * `npm run check:miniprogram`, part of `npm test`: every .wxml through wcc, the npm components only
- * one subpackage uses laid out in that subpackage (as `npm run build` does, so the check measures
- * what ships), the whole project through the official compiler, and the package-size budget on its output.
+ * `npm run check:miniprogram`, part of `npm test`: every .wxml through wcc, a placeholder for each
+ * component used from another subpackage (placeholders.ts: the compiler does not check it), the npm
+ * components only one subpackage uses laid out in that subpackage (as `npm run build` does, so the
+ * check measures what ships), the whole project through the official compiler, and the package-size
+ * budget on its output.
  *
  *   tsx tools/miniprogram/check.ts [--project <dir>]   (default: this repository)
  */
@@ -9,6 +11,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { ROOT } from '../paths'
 import { compile } from './ci'
+import { checkPlaceholders } from './placeholders'
 import { readAppJson } from './project'
 import { formatReport, measure, overBudget } from './size'
 import { describePlan, layoutSubpackageNpm } from './subpackage-npm'
@@ -23,6 +26,8 @@ async function main(): Promise<number> {
   const wxml = checkWxml(files, root)
   for (const p of wxml) console.error(`wxml: ${p.file}: ${p.message}`)
   console.log(`wcc: ${files.length - wxml.length}/${files.length} .wxml files compile`)
+  const placeholders = checkPlaceholders(root)
+  for (const p of placeholders) console.error(`componentPlaceholder: ${p}`)
 
   try {
     console.log(describePlan(layoutSubpackageNpm(root)))
@@ -38,7 +43,7 @@ async function main(): Promise<number> {
   console.log(formatReport(report))
   const budget = overBudget(report)
   for (const line of budget) console.error(`size budget: ${line}`)
-  return wxml.length + budget.length === 0 ? 0 : 1
+  return wxml.length + placeholders.length + budget.length === 0 ? 0 : 1
 }
 
 main().then(

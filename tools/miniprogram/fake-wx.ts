@@ -32,6 +32,10 @@ export interface FakeWx {
   privacy: { needAuthorization: boolean; held: boolean }
   /** Answers every wx.getPrivacySetting() call still waiting (see `privacy.held`). */
   answerPrivacy(): void
+  /** The wx.onNeedPrivacyAuthorization listener (the last one registered wins, as on a device). */
+  privacyListener: ((resolve: (answer: { event: string; buttonId?: string }) => void, info: { referrer: string }) => void) | null
+  /** How many times wx.openPrivacyContract opened the agreement. */
+  privacyContractsOpened: number
   /** Listeners registered with wx.onError / onUnhandledRejection / onPageNotFound. */
   listeners: { error: ((error: unknown) => void)[]; unhandledRejection: ((res: unknown) => void)[]; pageNotFound: ((res: unknown) => void)[] }
   /** Calls the listeners of an app event, as the runtime would. */
@@ -137,6 +141,8 @@ export function createWx(): FakeWx {
     answerPrivacy: () => {
       for (const answer of privacyWaiting.splice(0)) answer()
     },
+    privacyListener: null,
+    privacyContractsOpened: 0,
     listeners,
     fire: (event, payload) => {
       for (const listener of [...listeners[event]]) listener(payload)
@@ -181,6 +187,24 @@ export function createWx(): FakeWx {
       }
       if (fake.privacy.held) privacyWaiting.push(answer)
       else setTimeout(answer, 0)
+    },
+    onNeedPrivacyAuthorization: (listener: FakeWx['privacyListener']) => void (fake.privacyListener = listener),
+    openPrivacyContract: (options: Callbacks<Record<string, never>>) => {
+      fake.privacyContractsOpened++
+      options.success?.({})
+      options.complete?.()
+    },
+    // What every privacy API does first: without the agreement, ask the app's listener and wait for its answer.
+    requirePrivacyAuthorize: (options: Callbacks<Record<string, never>>) => {
+      const refuse = () => options.fail?.({ errMsg: 'requirePrivacyAuthorize:fail privacy permission is not authorized', errno: 104 } as { errMsg: string })
+      if (!fake.privacy.needAuthorization) return options.success?.({})
+      if (!fake.privacyListener) return refuse()
+      fake.privacyListener((answer) => {
+        if (answer.event === 'exposureAuthorization') return
+        // "agree" goes on only when the agree button was tapped (which cleared needAuthorization).
+        if (answer.event === 'agree' && !fake.privacy.needAuthorization) options.success?.({})
+        else refuse()
+      }, { referrer: 'requirePrivacyAuthorize' })
     },
     onError: (listener: (error: unknown) => void) => void listeners.error.push(listener),
     onUnhandledRejection: (listener: (res: unknown) => void) => void listeners.unhandledRejection.push(listener),

@@ -1,5 +1,5 @@
 /** Facts about the mini-program project: its root, app.json, and which package a file belongs to. */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { ROOT } from '../paths'
 
@@ -44,4 +44,15 @@ export function packageOf(file: string, app: AppJson): string {
     if (normalized.startsWith(`${root}/`)) return root
   }
   return 'main'
+}
+
+/** The project's own files below `root` (every folder except npm output and dot folders), sorted, relative to it. */
+export function ownFiles(root: string, dir = ''): string[] {
+  return readdirSync(path.join(root, dir))
+    .sort()
+    .flatMap((name) => {
+      if (name === 'miniprogram_npm' || name === 'node_modules' || name.startsWith('.')) return []
+      const rel = dir ? `${dir}/${name}` : name
+      return statSync(path.join(root, rel)).isDirectory() ? ownFiles(root, rel) : [rel]
+    })
 }

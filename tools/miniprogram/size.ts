@@ -24,7 +24,7 @@ export interface SizeReport {
  * by users who open it; the total bounds the sum (TDesign components that only one subpackage uses
  * are laid out in that subpackage, see subpackage-npm.ts).
  */
-export const BUDGET_KB = { main: 215, subpackage: 40, total: 340 }
+export const BUDGET_KB = { main: 215, subpackage: 40, total: 440 }
 
 /** Files the compiler emits that are not part of the uploaded package. */
 const NOT_PACKAGED = new Set(['project.config.json', 'project.private.config.json'])

@@ -24,7 +24,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { resolveAsset, resolveComponent, resolveModule, type IsFile } from './npm-resolve'
-import { type AppJson, MINIPROGRAM_ROOT, packageOf, readAppJson, subpackagesOf } from './project'
+import { type AppJson, MINIPROGRAM_ROOT, ownFiles, packageOf, readAppJson, subpackagesOf } from './project'
 
 const posix = path.posix
 const NPM = 'miniprogram_npm'
@@ -114,16 +114,6 @@ class ProjectFiles {
     return content
   }
 
-  /** The project's own files (every folder except npm output), sorted. */
-  ownFiles(dir = ''): string[] {
-    return readdirSync(path.join(this.root, dir))
-      .sort()
-      .flatMap((name) => {
-        if (name === NPM || name === 'node_modules' || name.startsWith('.')) return []
-        const rel = dir ? `${dir}/${name}` : name
-        return statSync(path.join(this.root, rel)).isDirectory() ? this.ownFiles(rel) : [rel]
-      })
-  }
 }
 
 /** The files that can reference others (images and the like cannot). */
@@ -282,7 +272,7 @@ export function planSubpackageNpm(root = MINIPROGRAM_ROOT, app: AppJson = readAp
 
   // What each package's own files (pages, components, scripts, styles) name in miniprogram_npm.
   const direct = new Map<string, Set<string>>([['main', new Set()], ...subs.map((sub) => [rootOf(sub), new Set<string>()] as const)])
-  for (const file of files.ownFiles().filter((f) => SOURCE_EXTENSIONS.has(posix.extname(f)))) {
+  for (const file of ownFiles(root).filter((f) => SOURCE_EXTENSIONS.has(posix.extname(f)))) {
     const targets = direct.get(packageOf(file, app))!
     for (const ref of referencesIn(file, files.read(file), false)) {
       for (const found of graph.resolve(posix.dirname(file), ref, ['.ts', '.js'])?.files ?? []) if (isNpmFile(found)) targets.add(found)

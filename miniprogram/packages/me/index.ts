@@ -20,7 +20,11 @@ export interface Entry {
   url: string
 }
 
-export const ENTRIES: Entry[] = [{ title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' }]
+export const ENTRIES: Entry[] = [
+  { title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' },
+  { title: '反馈与建议', note: '问题和想法都可以说', url: '/packages/feedback/form/index?from=packages/me/index' },
+  { title: '我的反馈', note: '进度和回复', url: '/packages/feedback/mine/index' },
+]
 
 /** The incentive pages (subpackage `incentives`, preloaded from here). */
 export const REWARD_ENTRIES = [
@@ -32,6 +36,7 @@ export const REWARD_ENTRIES = [
 
 /** Shown to admins only (the `analytics` function decides who is one). */
 export const ADMIN_ENTRY: Entry = { title: '数据看板', note: '访问、留存、转化', url: '/packages/admin/index' }
+export const FEEDBACK_ADMIN_ENTRY: Entry = { title: '反馈处理', note: '回复用户反馈', url: '/packages/feedback/inbox/index' }
 
 const isAccess = (data: unknown): data is { admin: boolean } => typeof (data as { admin?: unknown } | null)?.admin === 'boolean'
 /** Admins are rarely added or removed: ask again after 10 minutes, in the background. */
@@ -101,7 +106,7 @@ Component({
 
     /** Adds the dashboard entry for admins; the page does not wait for it. */
     async loadAdminEntry() {
-      const apply = (access: { admin: boolean }) => this.setData({ entries: access.admin ? [...ENTRIES, ADMIN_ENTRY] : ENTRIES })
+      const apply = (access: { admin: boolean }) => this.setData({ entries: access.admin ? [...ENTRIES, ADMIN_ENTRY, FEEDBACK_ADMIN_ENTRY] : ENTRIES })
       try {
         const { data } = await swr('admin-access', ACCESS_POLICY, () => api.analytics.access(), apply)
         apply(data)

@@ -11,6 +11,7 @@ import { type CachePolicy, swr, writeCache } from '../../core/cache'
 import { describeError } from '../../core/cloud'
 import { flag, isReady, variant, whenReady } from '../../core/experiments'
 import { formatCount } from '../../core/format'
+import { guidePending } from '../../core/onboarding'
 import { trackedPage } from '../../core/tracked-page'
 
 const ALL = 'all'
@@ -77,10 +78,13 @@ Component({
     skeleton: [{ width: '60%', height: '36rpx' }, { width: '100%' }, { width: '40%' }],
     /** Cursor of the next page (pure data: never rendered). */
     _cursor: null as string | null,
+    /** The onboarding guide is rendered (and its subpackage loaded) only while it may still show. */
+    onboarding: false,
   },
 
   methods: {
     onLoad() {
+      this.setData({ onboarding: guidePending() })
       this.showTagline()
       this.loadCategories()
       this.loadFirstPage(false)

@@ -46,6 +46,32 @@ const CommOpenApiResp = proto.lookupType('CommOpenApiResp')
 
 export const OUTBOX = '_outbox'
 
+/**
+ * Failures to rehearse: a document `{ api: 'subscribeMessage.send', errcode: 43101, touser?, times? }`
+ * in this collection makes the next matching call (to `touser`, or any when absent) fail with that
+ * errcode, `times` times (once when absent; -1 for every call), as WeChat would answer it.
+ */
+export const OPENAPI_FAULTS = '_openapi_faults'
+
+/** The errcode of an armed fault for this call, consuming one of its `times`; undefined when none. */
+function takeFault(ctx: OpenApiContext, api: string, touser: unknown): number | undefined {
+  const faults = ctx.store.find(OPENAPI_FAULTS, { query: { api }, limit: 1000 })
+  const fault = faults.find((f) => f.touser === undefined || f.touser === touser)
+  if (!fault || typeof fault.errcode !== 'number') return undefined
+  const times = typeof fault.times === 'number' ? fault.times : 1
+  if (times === 1) ctx.store.remove(OPENAPI_FAULTS, { _id: fault._id }, false)
+  else if (times > 1) ctx.store.modify(OPENAPI_FAULTS, { query: { _id: fault._id }, data: { $set: { times: times - 1 } }, merge: true, upsert: false, multi: false })
+  return fault.errcode
+}
+
+const FAULT_MESSAGES: Record<number, string> = {
+  43101: 'user refuse to accept the msg',
+  43107: 'the subscription has expired',
+  40003: 'invalid openid',
+  45009: 'reach max api daily quota limit',
+  '-1': 'system error',
+}
+
 /** Platform error codes the SDK turns into errCode (not API errcodes). */
 export const OPENAPI_NOT_FOUND = -604100
 export const OPENAPI_NO_PERMISSION = -604101
@@ -115,6 +141,8 @@ function subscribeMessageSend(ctx: OpenApiContext, params: Record<string, unknow
       return wxError(47003, `argument invalid! data.${field}.value is empty`)
     }
   }
+  const fault = takeFault(ctx, 'subscribeMessage.send', touser)
+  if (fault !== undefined) return wxError(fault, FAULT_MESSAGES[fault] ?? 'injected failure')
   const state = params.miniprogram_state ?? 'formal'
   if (!['developer', 'trial', 'formal'].includes(String(state))) return wxError(47003, 'argument invalid! miniprogram_state')
   const [msgid] = ctx.store.insert(OUTBOX, [

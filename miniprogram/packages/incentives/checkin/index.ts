@@ -2,7 +2,7 @@
  * Daily check-in: the streak and the next bonus, the big 签到 button (once a day, the reward in a
  * toast), the month's calendar (checked, made-up and missed days; earlier and later months), a
  * make-up for a missed day inside the window (its cost confirmed first), and after checking in the
- * offer to be reminded tomorrow when a reminder template is configured.
+ * offer to be reminded tomorrow when the `checkin_reminder` subscription is configured.
  */
 import type { Calendar, MakeupRules, Summary } from '../../../../cloudfunctions/incentives/api'
 import { currentUser } from '../../../core/session'
@@ -10,7 +10,8 @@ import { trackedPage } from '../../../core/tracked-page'
 import { track } from '../../../core/tracker'
 import { shanghaiMonth } from '../components/month-grid/calendar'
 import { incentives, refusalText } from '../data'
-import { askReminder } from './reminder'
+import type { SubscribeStatus } from '../../../components/subscribe-button/index'
+import { reminderText } from './reminder'
 import { nextBonusText, shortDay } from './streak'
 
 function summaryData(s: Summary) {
@@ -58,7 +59,6 @@ Component({
     /** The reminder offer: shown after a check-in when a template is configured, then answered. */
     reminder: '' as '' | 'offer' | 'done',
     skeleton: [{ width: '40%', height: '48rpx' }, { width: '70%' }, { width: '100%', height: '96rpx' }, { width: '100%', height: '480rpx' }],
-    _templateId: '',
   },
 
   methods: {
@@ -111,7 +111,7 @@ Component({
             balance: result.balance,
             todayReward: result.reward,
             ...(onScreen ? { checked: [...this.data.checked, result.day] } : {}),
-            ...(result.reminderTemplateId && this.data.reminder === '' ? { reminder: 'offer', _templateId: result.reminderTemplateId } : {}),
+            ...(result.reminder && this.data.reminder === '' ? { reminder: 'offer' } : {}),
           })
           if (result.alreadyCheckedIn) {
             toast('今天已经签到过了')
@@ -128,17 +128,11 @@ Component({
       )
     },
 
-    /** Must stay synchronous up to askReminder: the subscription dialog only opens inside the tap. */
-    remindTomorrow() {
-      const templateId = this.data._templateId
-      if (!templateId || this.data.reminder !== 'offer') return
-      askReminder(templateId).then((answer) => {
-        this.setData({ reminder: 'done' })
-        // Declining needs no answer; the rest say what happened.
-        if (answer === 'accept') toast('好的，明天提醒你签到')
-        else if (answer === 'off') toast('你关闭了订阅消息，可在右上角 ··· > 设置中打开')
-        else if (answer !== 'reject') toast('提醒暂时开启不了，请稍后再试')
-      })
+    /** The subscribe button asked (and recorded the answer): the offer is done; say what happened. */
+    onReminder(e: WechatMiniprogram.CustomEvent<{ status: SubscribeStatus }>) {
+      this.setData({ reminder: 'done' })
+      const text = reminderText(e.detail.status)
+      if (text) toast(text)
     },
 
     /** A missed day that can be made up was tapped: say what it costs, then make it up. */

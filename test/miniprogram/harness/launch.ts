@@ -1,0 +1,59 @@
+/**
+ * A cold start of the app on the home page, as App.onLaunch does it on a device (tracker, the
+ * launch's tracking, the privacy listener, the login), with the home page rendered for real and
+ * `getCurrentPages()` answering with it (the privacy popup is found on the page on screen).
+ */
+import path from 'node:path'
+import { type Mounted, MP_ROOT, mountPage } from './mount'
+import { type FakeWx } from './wx'
+
+type Tracker = typeof import('../../../miniprogram/core/tracker')
+type Privacy = typeof import('../../../miniprogram/core/privacy')
+
+export interface Launched extends Mounted {
+  tracker: Tracker
+  privacy: Privacy
+  /** The privacy popup component on the home page. */
+  popup(): { data: { visible: boolean; feature: boolean; contractName: string } }
+  /** Fires an event (e.g. WeChat's `agreeprivacyauthorization`) on a rendered element, as the runtime would. */
+  fire(target: Element, name: string): void
+}
+
+export async function launchHome(cloudUrl: string, fake: FakeWx): Promise<Launched> {
+  let page: Record<string, unknown> | undefined
+  let tracker!: Tracker
+  let privacy!: Privacy
+  const m = await mountPage('pages/home/index', {
+    cloudUrl,
+    fake,
+    stackDepth: 1,
+    beforeLoad: () => {
+      const g = globalThis as Record<string, unknown>
+      g.getCurrentPages = () => (page ? [page] : [])
+      tracker = require(path.join(MP_ROOT, 'core/tracker')) as Tracker
+      privacy = require(path.join(MP_ROOT, 'core/privacy')) as Privacy
+      const app = require(path.join(MP_ROOT, 'core/app-tracking')) as typeof import('../../../miniprogram/core/app-tracking')
+      const session = require(path.join(MP_ROOT, 'core/session')) as typeof import('../../../miniprogram/core/session')
+      tracker.initTracker({ flushAt: 1000, flushIntervalMs: 3_600_000 })
+      app.appLaunched(fake.launchOptions)
+      privacy.initPrivacy()
+      session.currentUser().catch(() => undefined)
+    },
+  })
+  page = m.page
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exparser = require('miniprogram-exparser') as {
+    Event: { dispatchEvent(node: unknown, event: unknown): void; create(name: string, detail: unknown, options: unknown): unknown }
+  }
+  return {
+    ...m,
+    tracker,
+    privacy,
+    popup: () => (m.page.selectComponent as (selector: string) => ReturnType<Launched['popup']>)('#privacy-popup'),
+    fire(target, name) {
+      const node = (target as Element & { __wxElement?: unknown }).__wxElement
+      if (!node) throw new Error('not a rendered mini-program node')
+      exparser.Event.dispatchEvent(node, exparser.Event.create(name, {}, { bubbles: false, composed: false }))
+    },
+  }
+}
