@@ -11,7 +11,7 @@ import { buildAll } from '../build'
 import { prepareMiniprogram } from '../miniprogram/prepare'
 import { ROOT } from '../paths'
 import { DEFAULT_APPID, DEFAULT_ENV, DEFAULT_PORT, LocalCloud } from './cloud'
-import { seedDemo } from './seed'
+import { seedDemo, seedTemplateIds } from './seed'
 
 const HELP = `Usage: npm start -- [options]
 
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     log: values.json ? (line) => process.stderr.write(`${line}\n`) : undefined,
   })
   const seeded = values['no-seed'] ? { categories: 0, guides: 0 } : seedDemo(cloud.store)
+  const templateIds = values['no-seed'] ? 0 : seedTemplateIds(cloud.store)
   const env = cloud.sdkEnv()
 
   if (values.json) {
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
       `             built in ${build.ms} ms, up to ${workers} workers each, rebuilt on change`,
       `  miniprogram ${miniprogram}`,
       `  seed       ${seeded.guides + seeded.categories > 0 ? `loaded ${seeded.guides} guides and ${seeded.categories} categories` : 'database already has data (or --no-seed)'}`,
+      ...(templateIds > 0 ? [`             placeholder ids for ${templateIds} subscription templates in app_config/templates (messages are recorded, not delivered)`] : []),
       `  inspect    ${cloud.url}/_/stats   ${cloud.url}/_/invocations`,
       '',
       'Point an unmodified wx-server-sdk at it with these environment variables:',

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { templateKeys } from '../../cloudfunctions/_shared/templates'
 import { ROOT } from '../paths'
 import type { DocumentStore } from './db/store'
 
@@ -31,4 +32,16 @@ export function seedDemo(store: DocumentStore, file = SEED_FILE): { categories: 
     loaded.guides = store.insert('guides', guides).length
   }
   return loaded
+}
+
+/**
+ * Placeholder ids for every subscription-message template of the registry, so the subscribe
+ * buttons and the reminder timer work against the local cloud (whose subscribeMessage.send records
+ * messages instead of delivering them). Only when `app_config/templates` does not exist: ids set by
+ * hand are kept. On WeChat Cloud the real ids come from the console (docs/subscriptions.md).
+ */
+export function seedTemplateIds(store: DocumentStore): number {
+  if (store.count('app_config', { _id: 'templates' }) > 0) return 0
+  store.insert('app_config', [{ _id: 'templates', ids: Object.fromEntries(templateKeys.map((key) => [key, `local-${key}`])) }])
+  return templateKeys.length
 }
