@@ -24,6 +24,7 @@ const HELP = `Usage: npm start -- [options]
   --words <file>   msgSecCheck word list (default tools/local-cloud/msgsec-words.txt)
   --reset          delete the data directory first
   --no-seed        do not load the demo guides into an empty database
+  --no-template-ids  do not write placeholder subscription template ids (app_config/templates)
   --no-timers      do not run timer triggers
   --no-watch       do not rebuild functions on change
   --json           print one JSON line when ready (for scripts and tests)
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       words: { type: 'string' },
       reset: { type: 'boolean', default: false },
       'no-seed': { type: 'boolean', default: false },
+      'no-template-ids': { type: 'boolean', default: false },
       'no-timers': { type: 'boolean', default: false },
       'no-watch': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     log: values.json ? (line) => process.stderr.write(`${line}\n`) : undefined,
   })
   const seeded = values['no-seed'] ? { categories: 0, guides: 0 } : seedDemo(cloud.store)
-  const templateIds = values['no-seed'] ? 0 : seedTemplateIds(cloud.store)
+  const templateIds = values['no-seed'] || values['no-template-ids'] ? 0 : seedTemplateIds(cloud.store)
   const env = cloud.sdkEnv()
 
   if (values.json) {

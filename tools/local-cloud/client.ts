@@ -29,6 +29,8 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
   const dataDir = mkdtempSync(path.join(os.tmpdir(), options.prefix ?? 'local-cloud-'))
   const args = ['tools/local-cloud/cli.ts', '--port', '0', '--data', dataDir, '--json', '--no-watch', '--no-timers', '--workers', String(options.workers ?? 2)]
   if (!options.seed) args.push('--no-seed')
+  // Scripts and tests configure subscription templates themselves (or test them unconfigured).
+  args.push('--no-template-ids')
   const proc = spawn(process.execPath, [require.resolve('tsx/cli'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {

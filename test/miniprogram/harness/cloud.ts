@@ -19,7 +19,7 @@ export async function startCloudProcess(): Promise<CloudProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mp-test-cloud-'))
   const proc: ChildProcess = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'tools/local-cloud/cli.ts', '--port', '0', '--data', dataDir, '--json', '--no-watch', '--no-timers', '--workers', '2'],
+    [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'tools/local-cloud/cli.ts', '--port', '0', '--data', dataDir, '--json', '--no-watch', '--no-timers', '--no-template-ids', '--workers', '2'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   const errors: string[] = []
