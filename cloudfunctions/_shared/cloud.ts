@@ -371,8 +371,7 @@ export async function uploadFile(cloudPath: string, content: Buffer): Promise<st
 
 /** A temporary download URL for a file ID ('' when the file does not exist). */
 export async function tempFileUrl(fileId: string, maxAgeS = 86_400): Promise<string> {
-  const res = await settle<{ fileList: { tempFileURL: string }[] }>(sdk().getTempFileURL({ fileList: [{ fileID: fileId, maxAge: maxAgeS }] }))
-  return res.fileList[0]?.tempFileURL ?? ''
+  return (await tempFileUrls([fileId], maxAgeS))[0] ?? ''
 }
 
 /** Temporary download URLs for many file IDs, in order ('' for a file that does not exist); 50 per storage call. */
