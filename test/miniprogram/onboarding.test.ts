@@ -5,29 +5,16 @@
  * the outcome, the `track` function stores the guide's events, `app_config/onboarding` overrides
  * the steps).
  */
-import { startCloudProcess, type CloudProcess } from './harness/cloud'
-import { type Launched, launchHome } from './harness/launch'
+import { homeLaunches, type Launched } from './harness/launch'
 import { adminRequest } from './harness/net'
 import { sleep, storedEvents } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
 jest.setTimeout(20_000)
 
-let cloud: CloudProcess
-const launched: Launched[] = []
+const app = homeLaunches()
 const OPENID_KEY = 'local-cloud:openid'
 let users = 0
-
-beforeAll(async () => {
-  cloud = await startCloudProcess()
-}, 30_000)
-afterEach(() => {
-  for (const l of launched.splice(0)) {
-    l.tracker.stopTracker()
-    l.unmount()
-  }
-})
-afterAll(() => cloud?.stop())
 
 /** A device of a new user (its WeChat identity in the local cloud's storage key). */
 function device(): FakeWx {
@@ -36,18 +23,9 @@ function device(): FakeWx {
   return fake
 }
 
-async function launch(fake: FakeWx): Promise<Launched> {
-  const l = await launchHome(cloud.url, fake)
-  launched.push(l)
-  return l
-}
-
+const launch = app.launch
 /** Closes the app (the page goes away, the tracker stops) without finishing anything. */
-function close(l: Launched): void {
-  l.tracker.stopTracker()
-  l.unmount()
-  launched.splice(launched.indexOf(l), 1)
-}
+const close = app.close
 
 /** The guide component on the home page, if the page renders it. */
 const guide = (l: Launched) => l.$('#onboarding-guide')?.instance
@@ -66,20 +44,20 @@ async function press(l: Launched, label: string): Promise<void> {
 }
 
 async function cloudUser(fake: FakeWx): Promise<{ onboarding?: { status: string; step: string } }> {
-  const reply = await adminRequest(cloud.url, { action: 'database.getDocument', collectionName: 'users', queryType: 'WHERE', query: JSON.stringify({ _id: fake.storage.get(OPENID_KEY) }), limit: 1 })
+  const reply = await adminRequest(app.url(), { action: 'database.getDocument', collectionName: 'users', queryType: 'WHERE', query: JSON.stringify({ _id: fake.storage.get(OPENID_KEY) }), limit: 1 })
   return JSON.parse((reply.body.data.list as string[])[0] ?? '{}')
 }
 
 async function guideEvents(l: Launched): Promise<[string, Record<string, unknown>][]> {
   await l.tracker.flush()
-  const events = await storedEvents(cloud.url, { anonymousId: l.tracker.anonymousId() })
+  const events = await storedEvents(app.url(), { anonymousId: l.tracker.anonymousId() })
   return events.filter((e) => e.name.startsWith('onboarding_')).map((e) => [e.name, e.props])
 }
 
 async function setConfig(steps: unknown): Promise<void> {
-  await adminRequest(cloud.url, { action: 'database.removeDocument', collectionName: 'app_config', query: JSON.stringify({ _id: 'onboarding' }) })
+  await adminRequest(app.url(), { action: 'database.removeDocument', collectionName: 'app_config', query: JSON.stringify({ _id: 'onboarding' }) })
   if (steps !== undefined) {
-    const reply = await adminRequest(cloud.url, { action: 'database.insertDocument', collectionName: 'app_config', data: [JSON.stringify({ _id: 'onboarding', steps })] })
+    const reply = await adminRequest(app.url(), { action: 'database.insertDocument', collectionName: 'app_config', data: [JSON.stringify({ _id: 'onboarding', steps })] })
     expect(reply.status).toBe(200)
   }
 }

@@ -3,32 +3,18 @@
  * t-popup), launched as App.onLaunch does, the fake `wx` answering wx.getPrivacySetting and running
  * WeChat's onNeedPrivacyAuthorization protocol, and the tracker sending to a real local cloud.
  */
-import { startCloudProcess, type CloudProcess } from './harness/cloud'
-import { type Launched, launchHome } from './harness/launch'
+import { homeLaunches, type Launched } from './harness/launch'
 import { sleep, storedEvents, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
 jest.setTimeout(20_000)
 
-let cloud: CloudProcess
-const launched: Launched[] = []
-
-beforeAll(async () => {
-  cloud = await startCloudProcess()
-}, 30_000)
-afterEach(() => {
-  for (const l of launched.splice(0)) {
-    l.tracker.stopTracker()
-    l.unmount()
-  }
-})
-afterAll(() => cloud?.stop())
+const app = homeLaunches()
 
 /** A first launch whose privacy answer the test releases (fake.answerPrivacy) once the page is up. */
 async function launch(fake: FakeWx = createWx()): Promise<Launched> {
   fake.privacy.held = true
-  const l = await launchHome(cloud.url, fake)
-  launched.push(l)
+  const l = await app.launch(fake)
   fake.answerPrivacy()
   await l.waitFor(() => l.page.data.status !== 'loading', 'the guides')
   return l
@@ -91,7 +77,7 @@ test('agree: consent on, the launch and the page view are tracked and reach the 
   expect(l.tracker.pending().map((e) => e.name)).toEqual(['first_launch', 'app_launch'])
   l.page.onShow()
   await l.tracker.flush()
-  const names = (await storedEvents(cloud.url, { anonymousId: l.tracker.anonymousId() })).map((e) => e.name).sort()
+  const names = (await storedEvents(app.url(), { anonymousId: l.tracker.anonymousId() })).map((e) => e.name).sort()
   expect(names).toEqual(['app_launch', 'first_launch', 'page_view'])
 })
 
@@ -142,9 +128,7 @@ test('a declined agreement is not asked again unasked on the next launch (featur
   const first = await launch(fake)
   await first.waitFor(() => first.popup().data.visible, 'the privacy popup')
   await first.tap(first.find('privacy__button--decline')[0]!)
-  first.tracker.stopTracker()
-  first.unmount()
-  launched.splice(0)
+  app.close(first)
 
   const again = await launch(fake)
   await sleep(30)

@@ -4,6 +4,7 @@
  * `getCurrentPages()` answering with it (the privacy popup is found on the page on screen).
  */
 import path from 'node:path'
+import { type CloudProcess, startCloudProcess } from './cloud'
 import { type Mounted, MP_ROOT, mountPage } from './mount'
 import { type FakeWx } from './wx'
 
@@ -55,5 +56,37 @@ export async function launchHome(cloudUrl: string, fake: FakeWx): Promise<Launch
       if (!node) throw new Error('not a rendered mini-program node')
       exparser.Event.dispatchEvent(node, exparser.Event.create(name, {}, { bubbles: false, composed: false }))
     },
+  }
+}
+
+/**
+ * One local cloud for a test file and the home launches of each test: `launch` cold-starts the app
+ * on a device, `close` closes it (tracker stopped, page gone), and every launch still open is closed
+ * after its test.
+ */
+export function homeLaunches() {
+  let cloud: CloudProcess
+  const open: Launched[] = []
+  const close = (l: Launched): void => {
+    l.tracker.stopTracker()
+    l.unmount()
+    const at = open.indexOf(l)
+    if (at >= 0) open.splice(at, 1)
+  }
+  beforeAll(async () => {
+    cloud = await startCloudProcess()
+  }, 30_000)
+  afterEach(() => {
+    for (const l of [...open]) close(l)
+  })
+  afterAll(() => cloud?.stop())
+  return {
+    url: () => cloud.url,
+    async launch(fake: FakeWx): Promise<Launched> {
+      const l = await launchHome(cloud.url, fake)
+      open.push(l)
+      return l
+    },
+    close,
   }
 }
