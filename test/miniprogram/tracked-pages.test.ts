@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { type CloudProcess, startCloudProcess } from './harness/cloud'
-import { loadPage, type Mounted, MP_ROOT, mountPage } from './harness/mount'
+import { attach, loadPage, type Mounted, MP_ROOT, mountPage } from './harness/mount'
 import { adminRequest } from './harness/net'
 import { type StoredEvent, storedEvents, trackBatches, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
@@ -88,10 +88,7 @@ function navigate(pagePath: string, query: Record<string, string> = {}): Page {
   const simulate = require('miniprogram-simulate') as { render(id: string, props: unknown): any }
   const { id } = loadPage(path.join(MP_ROOT, pagePath))
   const comp = simulate.render(id, query)
-  const parent = document.createElement('parent-wrapper')
-  document.body.appendChild(parent)
-  comp.attach(parent)
-  mounted.push({ unmount: () => (comp.detach(), parent.remove()) })
+  mounted.push({ unmount: attach(comp) })
   const page = comp.instance
   page.onLoad?.call(page, query)
   return { comp, page, find: (name) => findIn(comp.dom as HTMLElement, name) }
@@ -269,10 +266,7 @@ describe('taps on data-track elements', () => {
       methods: {},
     })
     const comp = simulate.render(id)
-    const parent = document.createElement('parent-wrapper')
-    document.body.appendChild(parent)
-    comp.attach(parent)
-    mounted.push({ unmount: () => (comp.detach(), parent.remove()) })
+    mounted.push({ unmount: attach(comp) })
     setStack(HOME, 0)
     home.page.onShow()
     await tap(findIn(comp.dom, 'banner')[0]!)

@@ -114,6 +114,38 @@ export function loadPage(full: string, root = MP_ROOT): { id: string; components
   return { id, components: [...new Set(loading.components)] }
 }
 
+/**
+ * How long waitFor waits by default. Generous: on a 2-core CI machine running every suite, a page's
+ * first calls (cloud function cold start, bundling) take several seconds; this is a wait, not a timing check.
+ */
+const WAIT_MS = 10_000
+
+/** Unmounts of the pages attached and not yet unmounted; whatever a test file leaves is unmounted after it. */
+const live = new Set<() => void>()
+afterAll(() => {
+  for (const unmount of [...live]) unmount()
+})
+
+/**
+ * Attaches a rendered page (or component) to the document and returns its unmount, which may be
+ * called more than once. After it, the page's setData does nothing, as WeChat ignores setData on an
+ * unloaded page: a request the page started may settle after its test, or after the test file when
+ * jsdom's document is gone, and must not render.
+ */
+export function attach(comp: SimWrapper): () => void {
+  const parent = document.createElement('parent-wrapper')
+  document.body.appendChild(parent)
+  comp.attach(parent)
+  const unmount = () => {
+    if (!live.delete(unmount)) return
+    comp.instance.setData = () => undefined
+    comp.detach()
+    parent.remove()
+  }
+  live.add(unmount)
+  return unmount
+}
+
 export async function mountPage(pagePath: string, options: MountOptions): Promise<Mounted> {
   // Every load evaluates page and component modules afresh (they call Component() when required).
   jest.resetModules()
@@ -139,9 +171,7 @@ export async function mountPage(pagePath: string, options: MountOptions): Promis
   const full = path.join(MP_ROOT, pagePath)
   const { id, components } = loadPage(full)
   const comp = simulate.render(id, options.query ?? {})
-  const parent = document.createElement('parent-wrapper')
-  document.body.appendChild(parent)
-  comp.attach(parent)
+  const unmount = attach(comp)
   const page = comp.instance
   ;(page.onLoad as ((query: Record<string, string>) => void) | undefined)?.call(page, options.query ?? {})
 
@@ -169,16 +199,13 @@ export async function mountPage(pagePath: string, options: MountOptions): Promis
       exparser.Event.dispatchEvent(node, exparser.Event.create('tap', {}, { bubbles: true, composed: true, capturePhase: true, extraFields: { touches: {}, changedTouches: {} } }))
       await simulate.sleep(0)
     },
-    async waitFor(condition, what, timeoutMs = 5000) {
+    async waitFor(condition, what, timeoutMs = WAIT_MS) {
       const deadline = Date.now() + timeoutMs
       while (!condition()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; page text: "${text().slice(0, 300)}"`)
         await simulate.sleep(10)
       }
     },
-    unmount() {
-      comp.detach()
-      parent.remove()
-    },
+    unmount,
   }
 }
