@@ -34,8 +34,9 @@ export interface Transition {
   state: 'opened' | 'resolved'
   value: number
   threshold: number
-  /** Admins sent a subscription message, and whether the webhook answered 2xx. */
+  /** Admins sent the `ops_alert` message; admins with no accept left (not subscribed); whether the webhook answered 2xx. */
   notified: number
+  unsubscribed: number
   webhook: 'sent' | 'failed' | 'off'
 }
 

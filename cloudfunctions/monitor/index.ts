@@ -2,14 +2,16 @@
  * `monitor`: every 5 minutes, the error rate (share of sessions with an error event) and the
  * slow-call rate (share of cloud calls the devices counted as slow) of the last complete window,
  * computed in the database by one aggregation. Over a threshold, an incident opens and admins are
- * alerted once — by subscription message and by an optional webhook — until it resolves.
+ * alerted once — by the `ops_alert` subscription message (each admin who subscribed on the dashboard
+ * spends one accept; see docs/subscriptions.md) and by an optional webhook — until it resolves.
  *
  * Environment (config.json envVariables or the cloud console):
  *   MONITOR_ERROR_RATE (0.05), MONITOR_MIN_SESSIONS (20), MONITOR_SLOW_RATE (0.1), MONITOR_MIN_CALLS (50),
- *   MONITOR_TEMPLATE_ID (subscription template for admins), MONITOR_WEBHOOK_URL (WeCom, Feishu or any URL)
+ *   MONITOR_WEBHOOK_URL (WeCom, Feishu or any URL). The template id is `ops_alert` in app_config/templates.
  */
 import { adminOpenids, isAdmin } from '../_shared/admin'
-import { collection, command, isDuplicateKeyError, sendSubscribeMessage } from '../_shared/cloud'
+import { collection, command, isDuplicateKeyError } from '../_shared/cloud'
+import { sendTemplate } from '../_shared/messages'
 import type { MonitorWindowDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
 import { postWebhook } from '../_shared/webhook'
@@ -129,25 +131,21 @@ async function notify(check: Check, state: Transition['state'], stats: WindowSta
       ? `${check.label} ${percent(check.value)}，超过阈值 ${percent(check.threshold)}（${shanghaiTime(new Date(stats.from))} 起 5 分钟）`
       : `${check.label}已恢复：${percent(check.value)}（阈值 ${percent(check.threshold)}）`
   let notified = 0
-  const template = process.env.MONITOR_TEMPLATE_ID
-  if (state === 'opened' && template) {
+  let unsubscribed = 0
+  if (state === 'opened') {
     for (const admin of await adminOpenids()) {
-      try {
-        await sendSubscribeMessage({
-          touser: admin,
-          templateId: template,
-          page: 'pages/home/index',
-          data: {
-            thing1: { value: `${check.label}${percent(check.value)}超阈值`.slice(0, 20) },
-            time2: { value: shanghaiTime(new Date(stats.to)) },
-            character_string3: { value: check.counts.slice(0, 32) },
-          },
-        })
-        notified++
-      } catch (err) {
-        // 43101: this admin has no subscription left. The webhook still carries the alert.
-        console.warn(`alert to ${admin} not sent`, err)
-      }
+      // One message per admin and incident (the reason is the log's key): a rerun never sends it twice.
+      const outcome = await sendTemplate({
+        openid: admin,
+        template: 'ops_alert',
+        data: { thing1: `${check.label}${percent(check.value)}超阈值`, time2: shanghaiTime(new Date(stats.to)), character_string3: check.counts },
+        reason: `ops_alert:${check.kind}:${stats.from}:${admin}`,
+        page: 'packages/admin/index?tab=errors',
+      })
+      if (outcome.status === 'sent') notified++
+      else if (outcome.status === 'no_quota') unsubscribed++
+      // Not configured, or WeChat refused: the log (or the webhook) tells; the incident stands.
+      else console.warn(`alert to ${admin} not sent`, outcome)
     }
   }
   const url = process.env.MONITOR_WEBHOOK_URL
@@ -161,7 +159,7 @@ async function notify(check: Check, state: Transition['state'], stats: WindowSta
       webhook = 'failed'
     }
   }
-  return { kind: check.kind, state, value: check.value, threshold: check.threshold, notified, webhook }
+  return { kind: check.kind, state, value: check.value, threshold: check.threshold, notified, unsubscribed, webhook }
 }
 
 export const main = createRouter<typeof monitorActions, MonitorOutputs>(

@@ -20,6 +20,7 @@ const DAY = 86_400_000
 const ADMINS = ['o-admin-1', 'o-admin-2']
 const ENV_ADMIN = 'o-env-admin'
 const TEMPLATE = 'tmpl-monitor-alert'
+const QUOTA = 20
 
 /** "YYYY-MM-DD HH:MM" in Asia/Shanghai (UTC+8), built from the parts. */
 function shanghaiMinute(ms: number): string {
@@ -92,12 +93,16 @@ beforeAll(async () => {
     MONITOR_MIN_SESSIONS: '20',
     MONITOR_SLOW_RATE: '0.1',
     MONITOR_MIN_CALLS: '50',
-    MONITOR_TEMPLATE_ID: TEMPLATE,
     MONITOR_WEBHOOK_URL: `http://127.0.0.1:${port}/hook?key=test-key`,
     ADMIN_OPENIDS: ENV_ADMIN,
   })
   t = await startCloud({ functionsDir: dir, maxWorkers: 4 })
-  t.cloud.store.insert('app_config', [{ _id: 'admins', openids: ADMINS }])
+  t.cloud.store.insert('app_config', [
+    { _id: 'admins', openids: ADMINS },
+    { _id: 'templates', ids: { ops_alert: TEMPLATE } },
+  ])
+  // Each admin subscribed to alerts on the dashboard, often enough for every incident below.
+  for (const admin of [...ADMINS, ENV_ADMIN]) subscribe(admin, QUOTA)
 })
 afterAll(async () => {
   await t?.stop()
@@ -179,6 +184,18 @@ async function run(at: number, openid: string | undefined = ADMINS[0], cloud = t
 
 const outbox = (cloud = t) => cloud.cloud.store.find('_outbox', { query: {}, limit: 1000 })
 const state = (kind: string) => t.cloud.store.find('monitor_state', { query: { _id: kind } })[0]
+const quota = (openid: string) => t.cloud.store.find('subscriptions', { query: { _id: `${openid}:ops_alert` } })[0]?.quota as number | undefined
+
+/** The admin's `ops_alert` subscription with `n` accepts left, as notify.record leaves it. */
+function subscribe(openid: string, n: number): void {
+  const _id = `${openid}:ops_alert`
+  t.cloud.store.modify('subscriptions', { query: { _id }, multi: false, merge: false, upsert: true, data: {
+    _id, openid, template: 'ops_alert', quota: n,
+    counts: { accept: n, reject: 0, ban: 0, filter: 0, switched_off: 0 },
+    last: { outcome: 'accept', at: new Date() },
+    hourly: { hour: '', n: 0 },
+  } })
+}
 
 /** What was sent during `action`: new subscription messages and webhook posts. */
 async function sent<T>(action: () => Promise<T>): Promise<{ result: T; messages: Doc[]; hooks: Received[] }> {
@@ -263,8 +280,8 @@ describe('window statistics', () => {
 })
 
 describe('error-rate alerts', () => {
-  const opened = (value: number, notified = 3): Transition => ({ kind: 'error_rate', state: 'opened', value, threshold: 0.05, notified, webhook: 'sent' })
-  const resolved = (value: number): Transition => ({ kind: 'error_rate', state: 'resolved', value, threshold: 0.05, notified: 0, webhook: 'sent' })
+  const opened = (value: number, notified = 3, unsubscribed = 0): Transition => ({ kind: 'error_rate', state: 'opened', value, threshold: 0.05, notified, unsubscribed, webhook: 'sent' })
+  const resolved = (value: number): Transition => ({ kind: 'error_rate', state: 'resolved', value, threshold: 0.05, notified: 0, unsubscribed: 0, webhook: 'sent' })
 
   test('a bad window opens an incident: every admin gets one subscription message, the webhook one post', async () => {
     arrange(win(10).from, sessions(20, 2))
@@ -276,7 +293,7 @@ describe('error-rate alerts', () => {
     for (const m of messages) {
       expect(m).toMatchObject({
         templateId: TEMPLATE,
-        page: 'pages/home/index',
+        page: expect.stringMatching(/^packages\/admin\/index\?tab=errors&msg=ops_alert%3Aerror_rate%3A/),
         data: {
           thing1: { value: '错误率10.0%超阈值' },
           time2: { value: shanghaiMinute(win(10).to) },
@@ -371,20 +388,49 @@ describe('error-rate alerts', () => {
   })
 
   test('a message the platform refuses for one admin does not keep the others from theirs', async () => {
-    // An empty OPENID is refused by subscribeMessage.send (40003), like an admin without a subscription left.
-    const admins = { query: { _id: 'admins' }, multi: false, merge: true, upsert: false }
-    t.cloud.store.modify('app_config', { ...admins, data: { $set: { openids: [ADMINS[0], '', ADMINS[1]] } } })
+    // WeChat answers 43101 for this admin (the accept was withdrawn): their quota is 0 from then on.
+    t.cloud.store.insert('_openapi_faults', [{ api: 'subscribeMessage.send', touser: ADMINS[1], errcode: 43101, times: 1 }])
     try {
-      arrange(win(21).from, sessions(20, 2))
-      const { result, messages, hooks } = await sent(() => run(win(21).to))
-      expect(result.transitions).toEqual([opened(0.1, 3)])
-      expect(messages.map((m) => m.touser).sort()).toEqual([...ADMINS, ENV_ADMIN].sort())
-      expect(hooks).toHaveLength(1)
+      await refusedOnce()
     } finally {
-      t.cloud.store.modify('app_config', { ...admins, data: { $set: { openids: ADMINS } } })
+      subscribe(ADMINS[1]!, QUOTA)
     }
+  })
+
+  async function refusedOnce(): Promise<void> {
+    arrange(win(21).from, sessions(20, 2))
+    const { result, messages, hooks } = await sent(() => run(win(21).to))
+    expect(result.transitions).toEqual([opened(0.1, 2)])
+    expect(messages.map((m) => m.touser).sort()).toEqual([ADMINS[0], ENV_ADMIN].sort())
+    expect(hooks).toHaveLength(1)
+    expect(quota(ADMINS[1]!)).toBe(0)
     arrange(win(22).from, sessions(20, 0))
     expect((await run(win(22).to)).transitions).toEqual([resolved(0)])
+
+    // Until they subscribe again, the next incident counts them as unsubscribed and spends nothing.
+    const before = quota(ADMINS[0]!)!
+    arrange(win(23).from, sessions(20, 2))
+    const next = await sent(() => run(win(23).to))
+    expect(next.result.transitions).toEqual([opened(0.1, 2, 1)])
+    expect(next.messages.map((m) => m.touser).sort()).toEqual([ADMINS[0], ENV_ADMIN].sort())
+    expect(quota(ADMINS[0]!)).toBe(before - 1)
+    expect(quota(ADMINS[1]!)).toBe(0)
+    const logs = t.cloud.store.find('message_log', { query: { openid: ADMINS[1], template: 'ops_alert' }, limit: 100 })
+    expect(logs.filter((l) => l.status !== 'sent').map((l) => [l.status, l.errCode ?? l.error])).toEqual([['failed', 43101], ['refused', 'no_quota']])
+    arrange(win(24).from, sessions(20, 0))
+    expect((await run(win(24).to)).transitions).toEqual([resolved(0)])
+  }
+
+  test('each admin gets one message per incident, spending one accept; the log names the incident', async () => {
+    const before = quota(ADMINS[0]!)!
+    arrange(win(25).from, sessions(20, 2))
+    const { messages } = await sent(() => run(win(25).to))
+    expect(messages).toHaveLength(3)
+    expect(quota(ADMINS[0]!)).toBe(before - 1)
+    const reason = `ops_alert:error_rate:${new Date(win(25).from).toISOString()}:${ADMINS[0]}`
+    expect(t.cloud.store.find('message_log', { query: { _id: reason } })[0]).toMatchObject({ openid: ADMINS[0], template: 'ops_alert', status: 'sent' })
+    arrange(win(26).from, sessions(20, 0))
+    expect((await run(win(26).to)).transitions).toEqual([resolved(0)])
   })
 })
 
@@ -396,7 +442,7 @@ describe('slow-call alerts', () => {
     arrange(win(30).from, withCalls(60, 7))
     const { result, messages, hooks } = await sent(() => run(win(30).to))
     expect(result.window).toMatchObject({ calls: 60, slowCalls: 7, failedCalls: 1, errorRate: 0 })
-    expect(result.transitions).toEqual([{ kind: 'slow_calls', state: 'opened', value: 7 / 60, threshold: 0.1, notified: 3, webhook: 'sent' }])
+    expect(result.transitions).toEqual([{ kind: 'slow_calls', state: 'opened', value: 7 / 60, threshold: 0.1, notified: 3, unsubscribed: 0, webhook: 'sent' }])
     expect(messages).toHaveLength(3)
     for (const m of messages) {
       expect(m.data).toEqual({
@@ -425,7 +471,7 @@ describe('slow-call alerts', () => {
   test('a rate exactly at the threshold resolves it; too few calls neither alerts nor resolves', async () => {
     arrange(win(32).from, withCalls(60, 6))
     const { result, messages, hooks } = await sent(() => run(win(32).to))
-    expect(result.transitions).toEqual([{ kind: 'slow_calls', state: 'resolved', value: 0.1, threshold: 0.1, notified: 0, webhook: 'sent' }])
+    expect(result.transitions).toEqual([{ kind: 'slow_calls', state: 'resolved', value: 0.1, threshold: 0.1, notified: 0, unsubscribed: 0, webhook: 'sent' }])
     expect(messages).toEqual([])
     expect(hooks).toHaveLength(1)
 
@@ -481,7 +527,7 @@ test('concurrent runs of a bad window open one incident and alert once', async (
   arrange(win(40).from, sessions(20, 5))
   const alertsBefore = (state('error_rate')?.alerts as number | undefined) ?? 0
   const { result, messages, hooks } = await sent(() => Promise.all(Array.from({ length: 8 }, () => run(win(40).to))))
-  expect(result.flatMap((r) => r.transitions)).toEqual([{ kind: 'error_rate', state: 'opened', value: 0.25, threshold: 0.05, notified: 3, webhook: 'sent' }])
+  expect(result.flatMap((r) => r.transitions)).toEqual([{ kind: 'error_rate', state: 'opened', value: 0.25, threshold: 0.05, notified: 3, unsubscribed: 0, webhook: 'sent' }])
   expect(messages).toHaveLength(3)
   expect(hooks).toHaveLength(1)
   expect(state('error_rate')).toMatchObject({ open: true, alerts: alertsBefore + 1 })
@@ -492,7 +538,7 @@ test('concurrent runs of a bad window open one incident and alert once', async (
   expect(resolving.flatMap((r) => r.transitions).map((tr) => tr.state)).toEqual(['resolved'])
 })
 
-describe('without MONITOR_TEMPLATE_ID and MONITOR_WEBHOOK_URL (the shipped config)', () => {
+describe('without the ops_alert template id and MONITOR_WEBHOOK_URL (the shipped config)', () => {
   let plain: TestCloud
   beforeAll(async () => {
     plain = await startCloud()
@@ -508,7 +554,7 @@ describe('without MONITOR_TEMPLATE_ID and MONITOR_WEBHOOK_URL (the shipped confi
     })
     plain.cloud.store.insert('events', docs)
     const result = await run(to, ADMINS[0], plain)
-    expect(result.transitions).toEqual([{ kind: 'error_rate', state: 'opened', value: 0.15, threshold: 0.05, notified: 0, webhook: 'off' }])
+    expect(result.transitions).toEqual([{ kind: 'error_rate', state: 'opened', value: 0.15, threshold: 0.05, notified: 0, unsubscribed: 0, webhook: 'off' }])
     expect(outbox(plain)).toEqual([])
     expect((await run(to, ADMINS[0], plain)).transitions).toEqual([])
   })

@@ -19,6 +19,7 @@ import { type Canvases, recordCanvases } from './harness/canvas'
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { type Mounted, mountPage } from './harness/mount'
 import { adminRequest, callFunction, deadUrl } from './harness/net'
+import { incentivesCloud } from './harness/incentives'
 import { createWx, type FakeWx } from './harness/wx'
 
 jest.setTimeout(20_000)
@@ -29,6 +30,7 @@ const OPENID_KEY = 'local-cloud:openid'
 /** The development openid a device in local mode has (dev- and 12 characters). */
 const ADMIN = 'dev-admin0000001'
 const BLUE = '#0052d9'
+const OPS_TEMPLATE = 'TPL_OPS_ALERT'
 
 // ---- traffic ---------------------------------------------------------------------------------
 
@@ -167,6 +169,7 @@ async function rollup(): Promise<void> {
 }
 
 let cloud: CloudProcess
+const { insert, docs } = incentivesCloud(() => cloud.url)
 beforeAll(async () => {
   cloud = await startCloudProcess()
   const reply = await adminRequest(cloud.url, {
@@ -175,6 +178,8 @@ beforeAll(async () => {
     data: [JSON.stringify({ _id: 'admins', openids: [ADMIN] })],
   })
   expect(reply.body.data.insertedIds).toEqual(['admins'])
+  // The alert template (notify's registry key ops_alert), configured before any function reads it.
+  await insert('app_config', { _id: 'templates', ids: { ops_alert: OPS_TEMPLATE } })
   for (const user of USERS) await track(user.openid, eventsOf(user))
   await rollup()
 }, 90_000)
@@ -636,5 +641,59 @@ describe('refreshing', () => {
     expect(afterNew).toBeGreaterThanOrEqual(beforeNew + 2)
     expect(shown(third)).toEqual([String(before.uv + 2), String(before.pv + 2), String(afterNew)])
     expect(third.m.find('t-skeleton')).toHaveLength(0) // refreshed in place
+  })
+})
+
+describe('告警通知', () => {
+  /** An admin's device whose subscription dialog accepts, counting how often it was asked. */
+  function accepting(): { fake: FakeWx; asked: string[][] } {
+    const fake = device(ADMIN)
+    const asked: string[][] = []
+    fake.wx.requestSubscribeMessage = (o: any) => {
+      asked.push(o.tmplIds)
+      setTimeout(() => o.success({ errMsg: 'requestSubscribeMessage:ok', [OPS_TEMPLATE]: 'accept' }), 0)
+    }
+    return { fake, asked }
+  }
+  const alertsText = (m: Mounted) => textOf(m.find('alerts__text')[0])
+  const quota = async () => (await docs('subscriptions', { _id: `${ADMIN}:ops_alert` }))[0]?.quota as number | undefined
+
+  test('an admin subscribes on 错误 as often as they like (one alert per accept); an incident spends one and the message opens 错误', async () => {
+    const { fake, asked } = accepting()
+    const d = await open({ fake })
+    await ready(d)
+    await tapTab(d, '错误', 'errors')
+    await d.m.waitFor(() => alertsText(d.m) === '错误率或慢调用率超过阈值时通知你，每订阅一次可收到一次告警', 'the alert state')
+    const subscribe = () => d.m.find('t-button').find((b) => textOf(b) === '订阅告警')!
+    await d.m.tap(subscribe())
+    await d.m.waitFor(() => alertsText(d.m) === '还能收到 1 次告警，再次订阅可增加次数', 'one alert')
+    expect(d.m.fake.log.toasts.map((t) => t.title)).toEqual(['已订阅，出现告警时通知你'])
+    // Asked again although one is left: alerts stack.
+    await d.m.tap(subscribe())
+    await d.m.waitFor(() => alertsText(d.m) === '还能收到 2 次告警，再次订阅可增加次数', 'two alerts')
+    expect(asked).toEqual([[OPS_TEMPLATE], [OPS_TEMPLATE]])
+    expect(await quota()).toBe(2)
+
+    // A bad 5 minutes long ago (out of every dashboard range): 20 sessions, 4 with a script error.
+    const from = Date.parse(`${addDays(T, -400)}T10:00:00+08:00`)
+    const events = Array.from({ length: 20 }, (_, i) => {
+      const receivedAt = { $date: new Date(from + 1000 + i * 5000).toISOString() }
+      const name = i < 4 ? 'js_error' : 'page_view'
+      return { _id: uuidv7(from + i), name, ts: receivedAt, day: addDays(T, -400), receivedAt, openid: `o-old-${i}`, anonymousId: uuidv7(), sessionId: uuidv7(), page: HOME, props: i < 4 ? { message: ERROR_MESSAGE } : {} }
+    })
+    for (const event of events) await insert('events', event)
+    const run = await callFunction(cloud.url, 'monitor', 'run', { at: new Date(from + 5 * 60_000).toISOString() }, ADMIN)
+    expect(run.data.transitions).toEqual([expect.objectContaining({ kind: 'error_rate', state: 'opened', value: 0.2, notified: 1, unsubscribed: 0 })])
+    const sent = await docs('_outbox', { touser: ADMIN })
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).toMatchObject({ templateId: OPS_TEMPLATE, data: { thing1: { value: '错误率20.0%超阈值' }, character_string3: { value: '4/20' } } })
+    expect(await quota()).toBe(1)
+
+    // The message opens the dashboard on 错误, where one alert is left.
+    const page = sent[0]!.page as string
+    expect(page).toMatch(/^packages\/admin\/index\?tab=errors&msg=/)
+    const opened = await open({ query: { tab: 'errors', msg: decodeURIComponent(page.split('msg=')[1]!) } })
+    await ready(opened, 'errors')
+    await opened.m.waitFor(() => alertsText(opened.m) === '还能收到 1 次告警，再次订阅可增加次数', 'the alert left')
   })
 })

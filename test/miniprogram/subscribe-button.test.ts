@@ -9,6 +9,7 @@
 import type { Result } from '../../cloudfunctions/_shared/contract'
 import type { NotifyOutputs } from '../../cloudfunctions/notify/api'
 import { addDays, shanghaiToday } from '../../miniprogram/packages/admin/range'
+import { alertsText } from '../../miniprogram/packages/admin/view'
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { incentivesCloud, newOpenid } from './harness/incentives'
 import { mountPage, type Mounted } from './harness/mount'
@@ -74,12 +75,14 @@ async function mountButton(d: Device, templates: string[]) {
   const m = await mountPage(BUTTON, { cloudUrl: cloud.url, fake: d.fake, query: { templates, text: '订阅' } as never })
   mounted.push(m)
   const results: { status: string; outcomes: Record<string, string> }[] = []
+  const states: { shown: boolean; quota: number }[] = []
   const trigger = m.page.triggerEvent as (name: string, detail: unknown) => void
   m.page.triggerEvent = (name: string, detail: any) => {
     if (name === 'result') results.push(detail)
+    if (name === 'state') states.push(detail)
     trigger.call(m.page, name, detail)
   }
-  return { m, results }
+  return { m, results, states }
 }
 
 const shown = (m: Mounted) => m.find('t-button').length === 1
@@ -158,12 +161,29 @@ describe('the subscribe button', () => {
     expect(results[0]!.status).toBe('unsupported')
   })
 
-  test('a template without an id (not configured): the button is not shown', async () => {
-    const { m } = await mountButton(device(newOpenid()), ['ops_alert'])
-    // Wait for the status call to come back before judging.
-    await m.waitFor(() => m.fake.log.requests.some((r) => (r.data as { action?: string }).action === 'status'), 'the status call')
-    await new Promise((resolve) => setTimeout(resolve, 200))
+  test('a template without an id (not configured): the button is not shown, and its state says so', async () => {
+    const { m, states } = await mountButton(device(newOpenid()), ['ops_alert'])
+    await m.waitFor(() => states.length === 1, 'the state')
+    expect(states).toEqual([{ shown: false, quota: 0 }])
     expect(shown(m)).toBe(false)
+    // What the dashboard's 告警通知 line makes of it.
+    expect(alertsText(states[0])).toBe('还没有配置告警模板：在 app_config/templates 填写 ops_alert 的模板 ID 后即可订阅')
+  })
+
+  test('state: the sends left over its templates, when known and after each answer; with stack it asks again while some are left', async () => {
+    const openid = newOpenid()
+    await notify('record', { outcomes: { checkin_reminder: 'accept', feedback_reply: 'accept' } }, openid)
+    const d = device(openid, { answers: { TPL_REMIND: 'accept', TPL_FEEDBACK: 'reject' } })
+    const m = await mountPage(BUTTON, { cloudUrl: cloud.url, fake: d.fake, query: { templates: ['checkin_reminder', 'feedback_reply'], text: '订阅', stack: true } as never })
+    mounted.push(m)
+    const states: unknown[] = []
+    const trigger = m.page.triggerEvent as (name: string, detail: unknown) => void
+    m.page.triggerEvent = (name: string, detail: unknown) => (name === 'state' && states.push(detail), trigger.call(m.page, name, detail))
+    await tapWhenShown(m)
+    await m.waitFor(() => states.length === 2, 'the state after the answer')
+    expect(d.asked).toEqual([['TPL_REMIND', 'TPL_FEEDBACK']])
+    expect(states).toEqual([{ shown: true, quota: 2 }, { shown: true, quota: 3 }])
+    expect(await subscription(openid, 'checkin_reminder')).toMatchObject({ quota: 2 })
   })
 })
 

@@ -1,7 +1,9 @@
 /**
- * 订阅 button: asks for the subscription templates the user has not agreed to yet, inside the tap
+ * 订阅 button: asks for the subscription templates the user has not agreed to yet (or, with
+ * `stack`, for every one: each accept adds one send, as admins want for alerts), inside the tap
  * (WeChat opens the dialog only there), records every answer with `notify.record` and emits
- * `result` with `{ status, outcomes }`. Hidden when none of its templates is configured.
+ * `result` with `{ status, outcomes }`, and `state` with `{ shown, quota }` (sends left over its
+ * templates) when known and after each answer. Hidden when none of its templates is configured.
  */
 import type { TemplateStatus } from '../../../cloudfunctions/notify/api'
 import type { SubscribeOutcome } from '../../../cloudfunctions/_shared/templates'
@@ -15,21 +17,31 @@ const load = () => (status ??= api.notify.status().then((s) => s.templates, (err
 let known: TemplateStatus[] = []
 
 Component({
-  properties: { templates: { type: Array, value: [] as string[] }, text: { type: String, value: '订阅提醒' } },
+  properties: { templates: { type: Array, value: [] as string[] }, text: { type: String, value: '订阅提醒' }, stack: { type: Boolean, value: false } },
   data: { shown: false },
   lifetimes: {
     attached() {
       load().then((all) => {
         known = all
-        this.setData({ shown: all.some((s) => (this.data.templates as string[]).includes(s.key)) })
+        this.setData({ shown: this.mine().length > 0 })
+        this.state()
       }, () => undefined)
     },
   },
   methods: {
+    mine() {
+      return known.filter((s) => (this.data.templates as string[]).includes(s.key))
+    },
+    state() {
+      this.triggerEvent('state', { shown: this.data.shown, quota: this.mine().reduce((n, s) => n + s.quota, 0) })
+    },
     tap() {
-      const mine = known.filter((s) => (this.data.templates as string[]).includes(s.key))
-      const ask = mine.filter((s) => s.quota === 0 && s.last?.outcome !== 'ban')
-      const done = (result: SubscribeStatus, outcomes: Record<string, SubscribeOutcome> = {}) => this.triggerEvent('result', { status: result, outcomes })
+      const mine = this.mine()
+      const ask = mine.filter((s) => (this.data.stack || s.quota === 0) && s.last?.outcome !== 'ban')
+      const done = (result: SubscribeStatus, outcomes: Record<string, SubscribeOutcome> = {}) => {
+        this.state()
+        this.triggerEvent('result', { status: result, outcomes })
+      }
       if (typeof wx.requestSubscribeMessage !== 'function') return done('unsupported') // base library < 2.4.4
       if (ask.length === 0) return done(mine.length ? 'subscribed' : 'failed')
       const record = (outcomes: Record<string, SubscribeOutcome>, result: SubscribeStatus) => {

@@ -7,12 +7,13 @@
  */
 import type { AnalyticsOutputs } from '../../../cloudfunctions/analytics/api'
 import type { ExperimentResults } from '../../../cloudfunctions/experiments/api'
+import type { SubscribeStatus } from '../../components/subscribe-button/index'
 import { CloudError, describeError } from '../../core/cloud'
 import { currentUser } from '../../core/session'
 import { trackedPage } from '../../core/tracked-page'
 import { experimentResults, query, recomputeExperiments } from './data'
 import { type DayRange, DEFAULT_DAYS, PRESET_DAYS, addDays, daysIn, lastDays, presetOf, rangeProblem, shanghaiToday } from './range'
-import { channelRows, errorsView, experimentViews, funnelViews, overviewCards, retentionTable, trendCharts, updatedText } from './view'
+import { alertsText, channelRows, errorsView, experimentViews, funnelViews, overviewCards, retentionTable, trendCharts, updatedText } from './view'
 
 type Tab = 'overview' | 'retention' | 'funnels' | 'channels' | 'errors' | 'experiments'
 type Status = 'loading' | 'ready' | 'error'
@@ -70,6 +71,7 @@ Component({
     errors: null as ReturnType<typeof errorsView> | null,
     experiments: [] as ReturnType<typeof experimentViews>,
     recomputing: false,
+    alertsText: alertsText(),
     /** The range each tab's content was loaded for (pure data: never rendered). */
     _shown: {} as Partial<Record<Tab, string>>,
   },
@@ -238,6 +240,21 @@ Component({
       } finally {
         this.setData({ recomputing: false })
       }
+    },
+
+    /** The alert subscription's state (configured, sends left), from the subscribe button. */
+    onAlerts(e: WechatMiniprogram.CustomEvent<{ shown: boolean; quota: number }>) {
+      this.setData({ alertsText: alertsText(e.detail) })
+    },
+
+    onAlertsAnswer(e: WechatMiniprogram.CustomEvent<{ status: SubscribeStatus }>) {
+      const text: Partial<Record<SubscribeStatus, string>> = {
+        accepted: '已订阅，出现告警时通知你',
+        switched_off: '你关闭了订阅消息，可在右上角 ··· > 设置中打开',
+        failed: '暂时订阅不了，请稍后再试',
+      }
+      const title = text[e.detail.status]
+      if (title) wx.showToast({ title, icon: 'none' })
     },
 
     /** Not an admin: say so, and show the OpenID an admin would add (from the shared login). */

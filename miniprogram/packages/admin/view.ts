@@ -317,3 +317,11 @@ export function experimentViews(items: ExperimentResults[]): ExperimentView[] {
     }
   })
 }
+
+/** The 告警通知 line: whether alerts can reach this admin (the subscribe button's state), and how often more. */
+export function alertsText(state?: { shown: boolean; quota: number }): string {
+  if (!state) return '错误率或慢调用率超过阈值时，用订阅消息通知你'
+  if (!state.shown) return '还没有配置告警模板：在 app_config/templates 填写 ops_alert 的模板 ID 后即可订阅'
+  if (state.quota === 0) return '错误率或慢调用率超过阈值时通知你，每订阅一次可收到一次告警'
+  return `还能收到 ${state.quota} 次告警，再次订阅可增加次数`
+}
