@@ -164,6 +164,11 @@ export const collections = {
     ],
     rule: CLIENTS_DENIED,
   },
+  rate_limits: {
+    description: "Rolling-window limits taken by one conditional update; _id is `<what>:<openid>` (e.g. `feedback:<openid>`), `recent` the latest slots, newest first.",
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
 } as const satisfies Record<string, CollectionSpec>
 
 export type CollectionName = keyof typeof collections

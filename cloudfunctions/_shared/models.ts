@@ -278,6 +278,13 @@ export type ExperimentResultsDoc = Omit<ExperimentResults, 'key' | 'startedAt' |
   computedAt: Date
 }
 
+/** A rolling-window limit (cloudfunctions/_shared/rate-limit.ts). */
+export interface RateLimitDoc {
+  _id: string
+  /** The slots taken within the window, newest first, at most the limit. */
+  recent: { at: Date; token: string }[]
+}
+
 /** One piece of user feedback (cloudfunctions/feedback). */
 export interface FeedbackDoc {
   _id: string
@@ -360,6 +367,7 @@ export interface DocTypes {
   subscriptions: SubscriptionDoc
   message_log: MessageLogDoc
   feedback: FeedbackDoc
+  rate_limits: RateLimitDoc
 }
 
 type MissingTypes = Exclude<CollectionName, keyof DocTypes>

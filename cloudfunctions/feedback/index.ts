@@ -13,6 +13,7 @@
 import { isAdmin } from '../_shared/admin'
 import { collection, command, deleteFiles, fileSizes, msgSecCheck, SecScene, tempFileUrls, wxContext } from '../_shared/cloud'
 import type { FeedbackDoc } from '../_shared/models'
+import { releaseSlot, takeSlot } from '../_shared/rate-limit'
 import { AppError, createRouter, type Main } from '../_shared/router'
 import {
   FEEDBACK_CATEGORIES,
@@ -136,26 +137,35 @@ async function discardUploads(images: string[], openid: string): Promise<number>
 }
 
 const router = createRouter<typeof feedbackActions, FeedbackOutputs>(feedbackActions, {
-  /** Two database round trips (the hourly count, the insert); storage and msgSecCheck calls besides. */
+  /**
+   * Two database round trips (the hourly slot, the insert; +1 to give the slot back when refused);
+   * storage and msgSecCheck calls besides.
+   */
   async submit({ category, text, images, contact, context }, { openid }) {
-    const since = new Date(Date.now() - 3600_000)
-    const recent = await collection('feedback').count({ openid, createdAt: command().gte(since) })
-    if (recent >= hourlyLimit()) throw new AppError('RATE_LIMITED', '提交太频繁了，请过一会儿再试。')
-    await checkImages(images, openid)
-    await checkText(contact ? `${text}\n${contact}` : text, openid)
     const now = new Date()
-    const doc: Omit<FeedbackDoc, '_id'> = {
-      openid,
-      category,
-      text,
-      images,
-      ...(contact ? { contact } : {}),
-      context,
-      status: 'open',
-      createdAt: now,
-      updatedAt: now,
+    // Taken first, so a flood is refused before any storage or content-check call; race-free.
+    const slot = await takeSlot({ id: `feedback:${openid}`, limit: hourlyLimit(), windowMs: 3600_000 }, now)
+    if (!slot) throw new AppError('RATE_LIMITED', '提交太频繁了，请过一会儿再试。')
+    try {
+      await checkImages(images, openid)
+      await checkText(contact ? `${text}\n${contact}` : text, openid)
+      const doc: Omit<FeedbackDoc, '_id'> = {
+        openid,
+        category,
+        text,
+        images,
+        ...(contact ? { contact } : {}),
+        context,
+        status: 'open',
+        createdAt: now,
+        updatedAt: now,
+      }
+      return { id: await collection('feedback').add(doc) }
+    } catch (err) {
+      // A refused submission does not count against the limit.
+      await releaseSlot(slot).catch((e: unknown) => console.error('[submit] could not give the slot back', e))
+      throw err
     }
-    return { id: await collection('feedback').add(doc) }
   },
 
   async discard({ images }, { openid }) {

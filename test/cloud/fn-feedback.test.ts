@@ -53,6 +53,7 @@ const docs = (openid?: string) => t.cloud.store.count('feedback', openid ? { ope
 /** Each test starts with no feedback and no files, so "nothing left behind" is exact. */
 beforeEach(() => {
   t.cloud.store.remove('feedback', {}, true)
+  t.cloud.store.remove('rate_limits', {}, true)
   rmSync(t.cloud.storage.root, { recursive: true, force: true })
 })
 
@@ -106,9 +107,13 @@ describe('submit', () => {
     const call = t.cloud.ledger.recentInvocations(1, 'feedback')[0]!
     expect(call.openapi).toEqual({ 'security.msgSecCheck': 1 })
     expect(call.openid).toBe(USER)
-    // The cost of a submit: the hourly count and the insert (storage: one temp-URL call for the sizes).
-    expect([call.dbTotal, call.db]).toEqual([2, { calculateDocument: 1, insertDocument: 1 }])
+    // The cost of a submit: the hourly slot and the insert (storage: one temp-URL call for the sizes).
+    // The user's first: the slot's conditional update finds no limit document and creates it.
+    expect([call.dbTotal, call.db]).toEqual([3, { modifyDocument: 1, insertDocument: 2 }])
     expect(call.storage).toEqual({ batchGetDownloadUrl: 1 })
+    // From then on: one conditional update and the insert.
+    expect((await submit({ text: '第二条' })).ok).toBe(true)
+    expect(t.cloud.ledger.recentInvocations(1, 'feedback')[0]!.db).toEqual({ modifyDocument: 1, insertDocument: 1 })
   })
 
   test('a text of exactly 500 characters (emoji counted once) is accepted', async () => {
@@ -173,9 +178,30 @@ describe('submit', () => {
     expect(storedFiles()).toEqual([])
     // Other users are not limited by it.
     expect((await submit({ text: '别人的反馈' })).ok).toBe(true)
-    // An hour later the user may send again.
-    t.cloud.store.modify('feedback', { query: { openid: 'o-chatty' }, data: { $set: { createdAt: new Date(Date.now() - 3601_000) } }, multi: true, merge: true, upsert: false })
+    // An hour after the oldest of the 5, the user may send one again (a rolling hour, not a clock hour).
+    const limit = t.cloud.store.find('rate_limits', { query: { _id: 'feedback:o-chatty' } })[0] as { recent: { at: Date; token: string }[] }
+    expect(limit.recent).toHaveLength(5)
+    const recent = limit.recent.map((r, i) => ({ ...r, at: i === 4 ? new Date(Date.now() - 3601_000) : r.at }))
+    t.cloud.store.modify('rate_limits', { query: { _id: 'feedback:o-chatty' }, data: { $set: { recent } }, multi: false, merge: true, upsert: false })
     expect((await submit({ text: '一小时后' }, 'o-chatty')).ok).toBe(true)
+    expect(await submit({ text: '又一条' }, 'o-chatty')).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    // The new slot went in front and the expired one fell off the end.
+    const after = (t.cloud.store.find('rate_limits', { query: { _id: 'feedback:o-chatty' } })[0] as typeof limit).recent
+    expect(after.map((r) => r.token)).toEqual([expect.any(String), ...limit.recent.slice(0, 4).map((r) => r.token)])
+  })
+
+  test('12 submissions at the same instant by one user: exactly 5 are stored, 7 are RATE_LIMITED', async () => {
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => submit({ text: `同时第 ${i} 条` }, 'o-burst')))
+    expect(replies.filter((r) => r.ok)).toHaveLength(5)
+    expect(replies.filter((r) => !r.ok).map((r) => !r.ok && r.error.code)).toEqual(Array(7).fill('RATE_LIMITED'))
+    expect(docs('o-burst')).toBe(5)
+  })
+
+  test('refused submissions do not count against the limit', async () => {
+    for (let i = 0; i < 5; i++) expect(await submit({ text: '这里有代开发票服务' }, 'o-retry')).toMatchObject({ ok: false, error: { code: 'CONTENT_REJECTED' } })
+    for (let i = 0; i < 5; i++) expect((await submit({ text: `改好的第 ${i} 条` }, 'o-retry')).ok).toBe(true)
+    expect(await submit({ text: '第 6 条' }, 'o-retry')).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    expect(docs('o-retry')).toBe(5)
   })
 
   test('without a caller the call is UNAUTHENTICATED', async () => {
