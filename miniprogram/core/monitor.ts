@@ -1,6 +1,6 @@
 /**
- * Monitoring on the device: script errors, unhandled promise rejections, missing pages, failed and
- * slow cloud calls, and the base library's performance entries, all reported as tracked events.
+ * Monitoring on the device: script errors, unhandled promise rejections, missing pages, subpackages
+ * of async components that failed to load (as script errors), failed and slow cloud calls, and the base library's performance entries, all reported as tracked events.
  * The `monitor` cloud function turns them into error and slow-call rates and alerts.
  */
 import { observeCalls } from './cloud'
@@ -67,6 +67,11 @@ export function startMonitor(): void {
   })
   wx.onPageNotFound(({ path, isEntryPage }) => {
     if (allowed('page_not_found')) track('page_not_found', { path: path.slice(0, 256), isEntryPage })
+  })
+  // An asynchronous subpackage component (the onboarding guide) whose subpackage did not download:
+  // "loadSubpackage: timeout" after 10 s, then "loadSubpackage: fail". Base library 2.24.3+.
+  wx.onLazyLoadError?.(({ subpackage, errMsg }) => {
+    if (allowed('js_error')) track('js_error', { message: firstLine(`lazy load failed: ${String(subpackage)} (${errMsg})`) })
   })
   observeCalls((record) => {
     // The tracker's own sends are not app traffic; nothing is counted before consent.

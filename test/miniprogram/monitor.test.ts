@@ -168,6 +168,17 @@ describe('errors', () => {
     await flushAll(d)
   })
 
+  test('an async component whose subpackage did not load: a script error naming the subpackage and why', async () => {
+    const d = boot(cloud.url)
+    d.fake.fire('lazyLoadError', { type: 'subpackage', subpackage: ['packages/onboarding'], errMsg: 'loadSubpackage: timeout' })
+    d.fake.fire('lazyLoadError', { type: 'subpackage', subpackage: ['packages/onboarding'], errMsg: 'loadSubpackage: fail' })
+    expect(queued(d)).toEqual([
+      ['js_error', { message: 'lazy load failed: packages/onboarding (loadSubpackage: timeout)' }],
+      ['js_error', { message: 'lazy load failed: packages/onboarding (loadSubpackage: fail)' }],
+    ])
+    await flushAll(d)
+  })
+
   test('at most 10 error events per kind and minute: a loop of errors does not flood the queue', () => {
     const d = boot(cloud.url)
     const now = Date.now()

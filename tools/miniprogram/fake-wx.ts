@@ -36,10 +36,10 @@ export interface FakeWx {
   privacyListener: ((resolve: (answer: { event: string; buttonId?: string }) => void, info: { referrer: string }) => void) | null
   /** How many times wx.openPrivacyContract opened the agreement. */
   privacyContractsOpened: number
-  /** Listeners registered with wx.onError / onUnhandledRejection / onPageNotFound. */
-  listeners: { error: ((error: unknown) => void)[]; unhandledRejection: ((res: unknown) => void)[]; pageNotFound: ((res: unknown) => void)[] }
+  /** Listeners registered with wx.onError / onUnhandledRejection / onPageNotFound / onLazyLoadError. */
+  listeners: { error: ((error: unknown) => void)[]; unhandledRejection: ((res: unknown) => void)[]; pageNotFound: ((res: unknown) => void)[]; lazyLoadError: ((res: unknown) => void)[] }
   /** Calls the listeners of an app event, as the runtime would. */
-  fire(event: 'error' | 'unhandledRejection' | 'pageNotFound', payload: unknown): void
+  fire(event: 'error' | 'unhandledRejection' | 'pageNotFound' | 'lazyLoadError', payload: unknown): void
   /** Delivers performance entries to the observers created with wx.getPerformance().createObserver(). */
   firePerformance(entries: { name: string; entryType: string; duration: number; startTime?: number; path?: string }[]): void
   /** What the observers asked to observe (`observe({ entryTypes })`). */
@@ -128,7 +128,7 @@ export function installCloud(fake: FakeWx, url: string, openid: string): { inits
 export function createWx(): FakeWx {
   const storage = new Map<string, unknown>()
   const log: WxLog = { navigateTo: [], reLaunch: [], toasts: [], stopPullDownRefresh: 0, titles: [], shareMenus: [], requests: [], missing: [] }
-  const listeners: FakeWx['listeners'] = { error: [], unhandledRejection: [], pageNotFound: [] }
+  const listeners: FakeWx['listeners'] = { error: [], unhandledRejection: [], pageNotFound: [], lazyLoadError: [] }
   const perfObservers: ((list: { getEntries(): unknown[] }) => void)[] = []
   const privacyWaiting: (() => void)[] = []
   const fake: FakeWx = {
@@ -209,6 +209,7 @@ export function createWx(): FakeWx {
     onError: (listener: (error: unknown) => void) => void listeners.error.push(listener),
     onUnhandledRejection: (listener: (res: unknown) => void) => void listeners.unhandledRejection.push(listener),
     onPageNotFound: (listener: (res: unknown) => void) => void listeners.pageNotFound.push(listener),
+    onLazyLoadError: (listener: (res: unknown) => void) => void listeners.lazyLoadError.push(listener),
     getPerformance: () => ({
       now: () => Date.now(),
       getEntries: () => [],
