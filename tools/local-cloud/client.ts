@@ -6,11 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { ROOT } from '../paths'
-import { DEFAULT_PORT } from './cloud'
+import { DEFAULT_PORT } from './port'
 
 /** Where `npm start` listens unless told otherwise (`--port`, or LOCAL_CLOUD_PORT). */
 export function defaultCloudUrl(): string {
@@ -31,7 +32,10 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
   if (!options.seed) args.push('--no-seed')
   // Scripts and tests configure subscription templates themselves (or test them unconfigured).
   args.push('--no-template-ids')
-  const proc = spawn(process.execPath, [require.resolve('tsx/cli'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+  const proc = spawn(process.execPath, [createRequire(__filename).resolve('tsx/cli'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The last of what it printed to stderr, to say why it did not start.
+  let stderr = ''
+  proc.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (line.startsWith('{')) {
@@ -39,7 +43,7 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
         if (msg.event === 'ready' && msg.url) resolve(msg.url)
       }
     })
-    proc.once('exit', (code) => reject(new Error(`local cloud exited with ${String(code)}`)))
+    proc.once('exit', (code) => reject(new Error(`local cloud exited with ${String(code)}: ${stderr}`)))
   })
   return {
     url,

@@ -39,6 +39,7 @@ import {
   platformError,
 } from './protocol/openapi'
 import { MAX_UPLOAD_BYTES, Storage } from './protocol/storage'
+import { DEFAULT_PORT } from './port'
 
 /** The cloud's limit for a function call's request body (text): 100 KB. */
 export const GATEWAY_MAX_BODY = 100 * 1024
@@ -82,7 +83,7 @@ export interface InvokeResponse {
   outcome: Outcome | { ok: false; code: 'FUNCTION_NOT_FOUND'; message: string }
 }
 
-export const DEFAULT_PORT = 8090
+export { DEFAULT_PORT }
 export const DEFAULT_ENV = 'local'
 export const DEFAULT_APPID = 'wx0000000000000000'
 export const DEFAULT_WORDS_FILE = path.join(ROOT, 'tools/local-cloud/msgsec-words.txt')
