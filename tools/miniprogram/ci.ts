@@ -6,7 +6,7 @@
  * miniprogram-ci leaves handles open and prints its own logs: callers run it in a process they end
  * with process.exit(), and it works in a scratch directory because it leaves an empty folder behind.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { ROOT } from '../paths'
@@ -89,5 +89,7 @@ export async function compile(options: CompileOptions = {}): Promise<Map<string,
     return files
   } finally {
     process.chdir(cwd)
+    // miniprogram-ci leaves its cache folder there.
+    rmSync(scratch, { recursive: true, force: true })
   }
 }
