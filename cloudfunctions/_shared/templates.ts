@@ -215,8 +215,3 @@ export function formatData(key: TemplateKey, data: Record<string, unknown>): { o
   }
   return { ok: true, data: out }
 }
-
-/** "2026-11-24 10:05" in Asia/Shanghai: the format a `time` field shows. */
-export function shanghaiTime(date: Date): string {
-  return new Date(date.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')
-}

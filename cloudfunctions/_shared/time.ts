@@ -9,6 +9,11 @@ const dayFormat = new Intl.DateTimeFormat('en-CA', {
   day: '2-digit',
 })
 
+/** "2026-11-24 10:05" in Asia/Shanghai (no DST: a fixed +8 h), the format of a subscription message's `time` field. */
+export function shanghaiTime(instant: Date): string {
+  return new Date(instant.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')
+}
+
 /** `YYYY-MM-DD` of the given instant in Asia/Shanghai. */
 export function shanghaiDay(instant: Date): string {
   return dayFormat.format(instant)

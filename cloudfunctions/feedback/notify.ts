@@ -6,7 +6,7 @@
  */
 import { sendTemplate } from '../_shared/messages'
 import type { FeedbackDoc } from '../_shared/models'
-import { shanghaiTime } from '../_shared/templates'
+import { shanghaiTime } from '../_shared/time'
 import type { NotifyOutcome } from './api'
 
 export async function notifyReply(doc: FeedbackDoc, reply: string, now: Date): Promise<NotifyOutcome> {

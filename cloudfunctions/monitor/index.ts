@@ -14,6 +14,7 @@ import { collection, command, isDuplicateKeyError } from '../_shared/cloud'
 import { sendTemplate } from '../_shared/messages'
 import type { MonitorWindowDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
+import { shanghaiTime } from '../_shared/time'
 import { postWebhook } from '../_shared/webhook'
 import { ERROR_EVENTS } from '../track/plan'
 import { type AlertKind, monitorActions, type MonitorOutputs, type Transition, WINDOW_MS, type WindowStats } from './api'
@@ -119,11 +120,6 @@ async function resolve(check: Check): Promise<boolean> {
 }
 
 const percent = (x: number) => `${(x * 100).toFixed(1)}%`
-
-/** "2026-11-24 10:05" in Asia/Shanghai, the format of a `time` field in a subscription message. */
-function shanghaiTime(date: Date): string {
-  return new Date(date.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ')
-}
 
 async function notify(check: Check, state: Transition['state'], stats: WindowStats): Promise<Transition> {
   const text =
