@@ -1,6 +1,7 @@
 /**
  * Monitoring on the device: script errors, unhandled promise rejections, missing pages, subpackages
- * of async components that failed to load (as script errors), failed and slow cloud calls, and the base library's performance entries, all reported as tracked events.
+ * of async components that failed to load (as script errors), failed and slow cloud calls, and the
+ * base library's performance entries, all reported as tracked events.
  * The `monitor` cloud function turns them into error and slow-call rates and alerts.
  */
 import { observeCalls } from './cloud'

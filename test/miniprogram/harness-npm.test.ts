@@ -7,13 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { loadPage } from './harness/mount'
-
-interface Rendered {
-  dom: HTMLElement
-  attach(parent: HTMLElement): void
-  detach(): void
-}
+import { attach, loadPage, type SimWrapper } from './harness/mount'
 
 /** A mini-program with `ui/badge` in the root's miniprogram_npm and a different one in subpackage `packages/shop`. */
 function fixture(): string {
@@ -40,14 +34,11 @@ function fixture(): string {
 function render(full: string, root: string): { text: string; components: string[] } {
   jest.resetModules()
   const { id, components } = loadPage(full, root)
-  const simulate = require('miniprogram-simulate') as { render(id: string): Rendered }
+  const simulate = require('miniprogram-simulate') as { render(id: string): SimWrapper }
   const comp = simulate.render(id)
-  const parent = document.createElement('parent-wrapper')
-  document.body.appendChild(parent)
-  comp.attach(parent)
+  const unmount = attach(comp)
   const text = comp.dom.textContent?.replace(/\s+/g, ' ').trim() ?? ''
-  comp.detach()
-  parent.remove()
+  unmount()
   return { text, components }
 }
 

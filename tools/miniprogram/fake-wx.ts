@@ -18,6 +18,9 @@ export interface WxLog {
   missing: string[]
 }
 
+/** The app events the fake can fire: `error` is what wx.onError listens to, and so on. */
+export type AppEvent = 'error' | 'unhandledRejection' | 'pageNotFound' | 'lazyLoadError'
+
 export interface FakeWx {
   wx: Record<string, unknown>
   log: WxLog
@@ -37,9 +40,9 @@ export interface FakeWx {
   /** How many times wx.openPrivacyContract opened the agreement. */
   privacyContractsOpened: number
   /** Listeners registered with wx.onError / onUnhandledRejection / onPageNotFound / onLazyLoadError. */
-  listeners: { error: ((error: unknown) => void)[]; unhandledRejection: ((res: unknown) => void)[]; pageNotFound: ((res: unknown) => void)[]; lazyLoadError: ((res: unknown) => void)[] }
+  listeners: Record<AppEvent, ((payload: unknown) => void)[]>
   /** Calls the listeners of an app event, as the runtime would. */
-  fire(event: 'error' | 'unhandledRejection' | 'pageNotFound' | 'lazyLoadError', payload: unknown): void
+  fire(event: AppEvent, payload: unknown): void
   /** Delivers performance entries to the observers created with wx.getPerformance().createObserver(). */
   firePerformance(entries: { name: string; entryType: string; duration: number; startTime?: number; path?: string }[]): void
   /** What the observers asked to observe (`observe({ entryTypes })`). */
