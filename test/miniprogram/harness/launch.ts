@@ -3,7 +3,7 @@
  * launch's tracking, the privacy listener, the login), with the home page rendered for real and
  * `getCurrentPages()` answering with it (the privacy popup is found on the page on screen).
  */
-import path from 'node:path'
+import { launchApp } from '../../../tools/miniprogram/simulate/launch'
 import { type CloudProcess, startCloudProcess } from './cloud'
 import { type Mounted, MP_ROOT, mountPage } from './mount'
 import { type FakeWx } from './wx'
@@ -31,14 +31,9 @@ export async function launchHome(cloudUrl: string, fake: FakeWx): Promise<Launch
     beforeLoad: () => {
       const g = globalThis as Record<string, unknown>
       g.getCurrentPages = () => (page ? [page] : [])
-      tracker = require(path.join(MP_ROOT, 'core/tracker')) as Tracker
-      privacy = require(path.join(MP_ROOT, 'core/privacy')) as Privacy
-      const app = require(path.join(MP_ROOT, 'core/app-tracking')) as typeof import('../../../miniprogram/core/app-tracking')
-      const session = require(path.join(MP_ROOT, 'core/session')) as typeof import('../../../miniprogram/core/session')
-      tracker.initTracker({ flushAt: 1000, flushIntervalMs: 3_600_000 })
-      app.appLaunched(fake.launchOptions)
-      privacy.initPrivacy()
-      session.currentUser().catch(() => undefined)
+      const launched = launchApp(MP_ROOT, fake)
+      tracker = launched.tracker as Tracker
+      privacy = launched.privacy as Privacy
     },
   })
   page = m.page
