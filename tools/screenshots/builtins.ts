@@ -12,7 +12,7 @@ export const BUILTIN_CSS = `
 wx-view, wx-scroll-view, wx-swiper, wx-swiper-item, wx-picker, wx-form, wx-navigator, wx-rich-text, wx-cover-view, wx-movable-area, wx-page-container, wx-root-portal { display: block; }
 wx-text, wx-label { display: inline; }
 wx-text { white-space: pre-line; }
-wx-scroll-view { overflow: hidden; position: relative; }
+wx-scroll-view { width: 100%; overflow: hidden; position: relative; }
 wx-swiper { height: 150px; position: relative; overflow: hidden; }
 wx-image { display: inline-block; overflow: hidden; width: 320px; height: 240px; position: relative; }
 wx-image > img { display: block; width: 100%; height: 100%; }

@@ -88,7 +88,7 @@ async function main(): Promise<number> {
   const started = performance.now()
   const log = (line: string) => console.log(line)
   log(`screenshots: ${states.length} states, ${theme} theme; seeding a local cloud…`)
-  const world = await createWorld({ trafficUsers: Number(values['traffic-users']), log })
+  const world = await createWorld({ trafficUsers: states.some((s) => s.traffic) ? Number(values['traffic-users']) : 0, log })
   try {
     log(`  world ready in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     const { shots, failures } = await takeScreenshots({ root: table.root, states, world, out: values.out, theme, keepHtml: values.html, log })

@@ -154,8 +154,8 @@ async function shootState(renderer: PageRenderer, browser: Browser, options: Run
       app,
       waitText: (wanted, timeoutMs) => m.waitFor(() => text().includes(wanted), `"${wanted}"`, timeoutMs ?? 20_000),
       async tapText(wanted) {
-        const all = [...m.comp.dom.querySelectorAll('*')].filter((el) => el.textContent?.trim() === wanted)
-        const target = all.find((el) => ![...el.children].some((c) => c.textContent?.trim() === wanted))
+        const shows = (el: Element) => el.textContent?.includes(wanted) ?? false
+        const target = [...m.comp.dom.querySelectorAll('*')].find((el) => shows(el) && ![...el.children].some(shows))
         if (!target) throw new Error(`nothing shows "${wanted}" to tap; page text: "${text().slice(0, 200)}"`)
         await m.tap(target)
       },
@@ -163,9 +163,6 @@ async function shootState(renderer: PageRenderer, browser: Browser, options: Run
         const node = (target as Element & { __wxElement?: unknown }).__wxElement
         if (!node) throw new Error('not a rendered mini-program node')
         exparser.Event.dispatchEvent(node, exparser.Event.create(name, detail, { bubbles: false, composed: false }))
-      },
-      scrollTo() {
-        throw new Error('scrolling is not supported yet')
       },
     }
     await withTimeout(state.ready(handle), STATE_TIMEOUT_MS, `${state.name} did not get ready`)

@@ -16,12 +16,10 @@ export interface StatePage extends Mounted {
   app: AppLaunch | null
   /** Waits until the page shows `text`. */
   waitText(text: string, timeoutMs?: number): Promise<void>
-  /** Taps the innermost element showing exactly `text` (a button, a chip, a cell). */
+  /** Taps the innermost element whose text contains `text` (a button, a chip, a cell). */
   tapText(text: string): Promise<void>
   /** Fires a component event (e.g. WeChat's `chooseavatar` on a button) on a rendered element, with its detail. */
   fire(target: Element, name: string, detail?: Record<string, unknown>): void
-  /** Scrolls the page as the user would (onPageScroll), so the shot shows what is further down. */
-  scrollTo(top: number): void
 }
 
 export interface State {
@@ -44,6 +42,8 @@ export interface State {
   launch?: boolean
   /** Drives the page into the state and waits until it is on screen. */
   ready(page: StatePage): Promise<void>
+  /** Shows the dashboard's data: the world then generates a month of traffic and rolls it up (most of its cost). */
+  traffic?: boolean
   /** Draws the page's last toast (wx.showToast) over it. */
   toast?: boolean
 }

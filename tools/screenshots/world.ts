@@ -41,7 +41,10 @@ export interface World {
 }
 
 export interface WorldOptions {
-  /** Users the traffic generator simulates over the last 30 days (the dashboard's data). */
+  /**
+   * Users the traffic generator simulates over the last 30 days, rolled up for the dashboard; 0
+   * skips it (the states rendered do not show the dashboard): it is most of the world's cost.
+   */
   trafficUsers?: number
   log?: (line: string) => void
 }
@@ -113,26 +116,7 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     ])
 
     const started = performance.now()
-    const traffic = await generateTraffic({ url, users: options.trafficUsers ?? 300, days: 30, seed: 13, tag: 'shot', admin: USERS.admin, verify: false, concurrency: 16 })
-    log(`  traffic: ${traffic.users} users, ${traffic.events} events (${((performance.now() - started) / 1000).toFixed(1)} s)`)
-
-    // The home tagline experiment (running in the repo's defaults), seen by the generated users on their first day.
-    const experiment = HOME_VALUE_COPY as { _id: string; variants: { key: string; weight: number }[] }
-    const since = now - 29 * 24 * HOUR
-    const exposures = traffic.userList.map((u) => {
-      const ts = Math.max(since, Date.parse(`${u.firstDay}T02:00:00Z`))
-      const { variant } = assignVariant({ key: experiment._id, variants: experiment.variants, coverage: 1 }, u.openid)
-      return { _id: uuidv7(ts), name: 'experiment_viewed', ts: ejsonDate(ts), day: shanghaiDay(new Date(ts)), receivedAt: ejsonDate(ts + 2000), openid: u.openid, anonymousId: u.anonymousId, sessionId: uuidv7(ts), page: 'pages/home/index', props: { experiment: experiment._id, variant } }
-    })
-    for (let i = 0; i < exposures.length; i += 500) await db.insert('events', exposures.slice(i, i + 500))
-
-    // Rollups, as the timers would have run them.
-    for (let from: string | null = addDays(today, -29); from; ) {
-      const report: { next: string | null } = await call('analytics', 'rollup', { from, to: today }, USERS.admin)
-      from = report.next
-    }
-    await call('experiments', 'rollup', {}, USERS.admin)
-    log(`  rollups done (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+    if ((options.trafficUsers ?? 300) > 0) await seedTraffic(url, db, call, today, now, options.trafficUsers ?? 300, log)
 
     // People with a history.
     for (const openid of [USERS.reader, USERS.checker, USERS.admin]) await call('user', 'login', {}, openid)
@@ -179,6 +163,32 @@ export async function createWorld(options: WorldOptions = {}): Promise<World> {
     await cloud.stop()
     throw err
   }
+}
+
+/** A month of generated traffic, the tagline experiment over it, and the rollups the timers would have made. */
+async function seedTraffic(url: string, db: CloudDatabase, call: World['call'], today: string, now: number, users: number, log: (line: string) => void): Promise<void> {
+  const started = performance.now()
+    const traffic = await generateTraffic({ url, users: users, days: 30, seed: 13, tag: 'shot', admin: USERS.admin, verify: false, concurrency: 16 })
+    log(`  traffic: ${traffic.users} users, ${traffic.events} events (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+
+    // The home tagline experiment (running in the repo's defaults), seen by the generated users on their first day.
+    const experiment = HOME_VALUE_COPY as { _id: string; variants: { key: string; weight: number }[] }
+    const since = now - 29 * 24 * HOUR
+    const exposures = traffic.userList.map((u) => {
+      const ts = Math.max(since, Date.parse(`${u.firstDay}T02:00:00Z`))
+      const { variant } = assignVariant({ key: experiment._id, variants: experiment.variants, coverage: 1 }, u.openid)
+      return { _id: uuidv7(ts), name: 'experiment_viewed', ts: ejsonDate(ts), day: shanghaiDay(new Date(ts)), receivedAt: ejsonDate(ts + 2000), openid: u.openid, anonymousId: u.anonymousId, sessionId: uuidv7(ts), page: 'pages/home/index', props: { experiment: experiment._id, variant } }
+    })
+    for (let i = 0; i < exposures.length; i += 500) await db.insert('events', exposures.slice(i, i + 500))
+
+    // Rollups, as the timers would have run them.
+    for (let from: string | null = addDays(today, -29); from; ) {
+      const report: { next: string | null } = await call('analytics', 'rollup', { from, to: today }, USERS.admin)
+      from = report.next
+    }
+    await call('experiments', 'rollup', {}, USERS.admin)
+    log(`  rollups done (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+
 }
 
 /** Days before today the history leaves unchecked (so the calendar shows missed and makeable days). */
