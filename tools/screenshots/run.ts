@@ -132,7 +132,7 @@ async function shootState(renderer: PageRenderer, browser: Browser, options: Run
   let app: AppLaunch | null = null
   let page: Record<string, unknown> | undefined
   try {
-    const m = await renderer.mount(state.page, {
+    const m = await loading(renderer.mount(state.page, {
       cloudUrl: world.url,
       fake,
       query: state.query,
@@ -145,7 +145,7 @@ async function shootState(renderer: PageRenderer, browser: Browser, options: Run
         g.getCurrentPages = () => [...stack, page ?? { route: state.page }]
         if (state.launch) app = launchApp(options.root, fake, { experiments: true })
       },
-    })
+    }))
     page = m.page
     const text = m.text
     const handle: StatePage = {
@@ -209,6 +209,13 @@ async function settle(renderer: PageRenderer, inflight: { n: number }): Promise<
   } finally {
     observer.disconnect()
   }
+}
+
+/** A page that throws while it loads (its module, a component's, or onLoad) fails its state with that error. */
+function loading<T>(mount: Promise<T>): Promise<T> {
+  return mount.catch((err: unknown) => {
+    throw new Error(`the page threw while loading: ${err instanceof Error ? err.message : String(err)}`)
+  })
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
