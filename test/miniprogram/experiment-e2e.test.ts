@@ -240,10 +240,10 @@ describe('the 实验 tab', () => {
     expect(m.page.data.recomputing).toBe(false)
   })
 
-  test('not an admin: 无权访问, and the OpenID to add', async () => {
+  test('not an admin: the tab is for admins, and the user ID to send to one', async () => {
     const m = await openDashboard({ openid: 'dev-notanadmin01' })
     await m.waitFor(() => m.page.data.access === 'denied', 'no access')
-    expect(m.text()).toContain('无权访问')
+    expect(m.text()).toContain('数据看板只对管理员开放')
     await m.waitFor(() => m.text().includes('dev-notanadmin01'), 'the OpenID')
     expect(m.find('experiment')).toHaveLength(0)
   })
@@ -307,7 +307,8 @@ describe('the home page', () => {
     await homeReady(shown.m)
     await shown.m.waitFor(() => tagline(shown.m) !== '', 'the tagline')
     const stats = () => [...shown.m.find('card__stat')].map(textOf)
-    expect(stats().every((s) => /^\d+ 分钟 · [\d.万]+ 阅读$/.test(s))).toBe(true)
+    expect(stats().length).toBeGreaterThan(0)
+    expect(stats().every((s) => /^[\d.万]+ 阅读$/.test(s))).toBe(true)
     end(shown)
 
     const readCount = (defaultValue: boolean) => save(cloud.url, ADMIN, { _id: 'home_show_read_count', kind: 'flag', type: 'boolean', defaultValue })
@@ -316,9 +317,9 @@ describe('the home page', () => {
       const hidden = await launch(HOME_PAGE, device('dev-readflag0002'))
       await homeReady(hidden.m)
       await hidden.m.waitFor(() => tagline(hidden.m) !== '', 'the tagline')
-      const cards = hidden.m.find('card__stat').map(textOf)
-      expect(cards.length).toBeGreaterThan(0)
-      expect(cards.every((s) => /^\d+ 分钟$/.test(s))).toBe(true)
+      expect(hidden.m.find('card').length).toBeGreaterThan(0)
+      expect(hidden.m.find('card__stat')).toHaveLength(0)
+      expect(hidden.m.text()).not.toContain('阅读')
     } finally {
       await readCount(true)
     }

@@ -113,7 +113,14 @@ Component({
     },
 
     async loadCategories(force = false) {
-      const apply = (categories: Category[]) => this.setData({ tabs: [{ id: ALL, name: '全部' }, ...categories] })
+      const apply = (categories: Category[]) => {
+        if (categories.length === this.data.tabs.length - 1 && categories.every((c, i) => c.id === this.data.tabs[i + 1]?.id && c.name === this.data.tabs[i + 1]?.name)) return
+        // t-tabs places its underline when it attaches and when a tab goes away, not when one is
+        // added (TDesign 1.16): once the new tabs are on screen, have it measure them again.
+        this.setData({ tabs: [{ id: ALL, name: '全部' }, ...categories] }, () =>
+          wx.nextTick(() => (this.selectComponent('#tabs') as { setTrack?: () => void } | null)?.setTrack?.()),
+        )
+      }
       try {
         if (force) {
           const { items } = await api.content.categories()

@@ -42,7 +42,6 @@ Component({
       this.setData({ status: 'loading' })
       try {
         const guide = await api.content.detail({ id })
-        wx.setNavigationBarTitle({ title: guide.title })
         this.setData({ status: 'ready', guide, viewsText: formatCount(guide.views), dayText: formatDay(guide.publishedAt) })
         track('content_open', { guideId: guide.id, category: guide.category })
       } catch (err) {
