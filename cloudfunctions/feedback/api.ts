@@ -8,7 +8,7 @@
 import * as z from 'zod/v4'
 import type { ApiOf } from '../_shared/contract'
 
-/** Category ids (the page shows 功能建议 / 问题反馈 / 内容纠错 / 其他). */
+/** Category ids (the page shows 功能建议 / 使用问题 / 内容纠错 / 其他). */
 export const FEEDBACK_CATEGORIES = ['suggestion', 'bug', 'content', 'other'] as const
 export type FeedbackCategory = (typeof FEEDBACK_CATEGORIES)[number]
 

@@ -3,7 +3,7 @@
  * text, screenshots picked, compressed and uploaded through the local cloud's device upload route,
  * submit), its refusals (content check, oversized screenshot), my feedback with the admin's reply,
  * the admin inbox (filter, reply with a subscription message, close, no access for others), and the
- * floating entry every page carries.
+ * 反馈 line at the end of every page.
  */
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -15,7 +15,8 @@ import * as rules from '../../miniprogram/packages/feedback/rules'
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { MP_ROOT, mountPage, type Mounted } from './harness/mount'
 import { adminRequest, callFunction } from './harness/net'
-import { typeInto } from './harness/nodes'
+import { nativeAttr, typeInto } from './harness/nodes'
+import { uploadFileOver } from './harness/upload'
 import { createWx, type FakeWx } from './harness/wx'
 
 const FORM = 'packages/feedback/form/index'
@@ -81,28 +82,7 @@ function device(openid = newOpenid()): Device {
     getFileSystemManager: () => ({
       getFileInfo: (o: { filePath: string; success: (r: { size: number }) => void }) => setTimeout(() => o.success({ size: statSync(o.filePath).size }), 0),
     }),
-    uploadFile: (o: { url: string; filePath: string; name: string; formData: Record<string, string>; header: Record<string, string>; success: (r: { statusCode: number; data: string }) => void; fail: (e: { errMsg: string }) => void }) => {
-      // A multipart body as wx.uploadFile sends it: the form fields, then the file (jsdom has no fetch).
-      const boundary = `----wx${randomBytes(8).toString('hex')}`
-      const part = (head: string) => Buffer.from(`--${boundary}\r\n${head}\r\n\r\n`)
-      const body = Buffer.concat([
-        ...Object.entries(o.formData).flatMap(([k, v]) => [part(`Content-Disposition: form-data; name="${k}"`), Buffer.from(`${v}\r\n`)]),
-        part(`Content-Disposition: form-data; name="${o.name}"; filename="${path.basename(o.filePath)}"\r\nContent-Type: image/jpeg`),
-        readFileSync(o.filePath),
-        Buffer.from(`\r\n--${boundary}--\r\n`),
-      ])
-      const req = http.request(o.url, { method: 'POST', headers: { ...o.header, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const data = Buffer.concat(chunks).toString('utf8')
-          if (res.statusCode === 200) d.uploaded.push((JSON.parse(data) as { fileID: string }).fileID)
-          o.success({ statusCode: res.statusCode ?? 0, data })
-        })
-      })
-      req.on('error', (err) => o.fail({ errMsg: `uploadFile:fail ${err.message}` }))
-      req.end(body)
-    },
+    uploadFile: uploadFileOver((fileId) => d.uploaded.push(fileId)),
     previewImage: () => undefined,
     redirectTo: ({ url }: { url: string }) => void fake.log.navigateTo.push(url),
     requestSubscribeMessage: (o: { tmplIds: string[]; success: (r: Record<string, string>) => void }) => {
@@ -161,7 +141,7 @@ test('fill the form, pick screenshots, submit: the feedback is stored with its c
   const d = device()
   const m = await mount(FORM, d, { from: 'packages/guide/detail/index' })
   expect(m.text()).toContain('功能建议')
-  await m.tap(byText(m, 'chip', '问题反馈')!)
+  await m.tap(byText(m, 'chip', '使用问题')!)
   expect(m.page.data.category).toBe('bug')
   await fill(m, d, '收藏按钮点了没反应 😀', [shot(50_000), shot(80_000)])
   expect(m.page.data.count).toBe(11)
@@ -230,8 +210,13 @@ test('empty text is explained before anything is uploaded; the built-in channels
   await m.tap(button(m, '提交'))
   expect(m.text()).toContain('请写下你的问题或建议')
   expect(d.uploaded).toEqual([])
-  const channels = m.find('channel').map((el) => el.textContent?.trim())
-  expect(channels).toEqual(['投诉与反馈', '联系客服'])
+  // WeChat's own channels, as links (native buttons: their open-type needs one); one word for feedback.
+  const channels = m.find('link').map((el) => [el.tagName.toLowerCase(), el.textContent?.trim(), nativeAttr(el, 'openType')])
+  expect(channels).toEqual([
+    ['wx-button', '联系客服', 'contact'],
+    ['wx-button', '通过微信反馈', 'feedback'],
+  ])
+  expect(m.text()).not.toMatch(/意见反馈|反馈与建议|投诉与反馈|问题反馈/)
 })
 
 test('my feedback shows the status and the admin reply; the inbox filters, replies (message sent) and closes', async () => {
@@ -251,13 +236,17 @@ test('my feedback shows the status and the admin reply; the inbox filters, repli
   const box = await mount(INBOX, a)
   await box.waitFor(() => box.page.data.status === 'ready', 'the inbox')
   expect(box.text()).toContain('详情页打不开')
+  // Two kinds of filter, two looks: status as segments, category as chips.
+  expect(box.find('segment').map((el) => el.textContent?.trim())).toEqual(['全部', '待处理', '已回复', '已关闭'])
+  expect(box.find('chip').map((el) => el.textContent?.trim())).toEqual(['全部类型', '功能建议', '使用问题', '内容纠错', '其他'])
   await box.tap(byText(box, 'chip', '功能建议')!)
   await box.waitFor(() => box.page.data.status !== 'loading', 'the filtered inbox')
   expect(box.text()).toContain('希望支持深色模式')
   expect(box.text()).not.toContain('详情页打不开')
-  await box.tap(byText(box, 'chip', '问题反馈')!)
+  await box.tap(byText(box, 'chip', '使用问题')!)
   await box.waitFor(() => box.page.data.status === 'ready' && box.text().includes('详情页打不开'), 'the bug filter')
-  expect(box.text()).toContain('pages/home/index · 开发版 · 基础库 3.7.0 · iPhone 13 · ios')
+  // Where it came from, in words: the page's name, not its route.
+  expect(box.text()).toContain('来自首页 · 开发版 · 基础库 3.7.0 · iPhone 13 · iOS')
 
   // Reply: the message goes out and the user sees the reply.
   await box.tap(button(box, '回复'))
@@ -293,20 +282,24 @@ test('a non-admin gets the no-access state in the inbox', async () => {
   expect(m.find('card')).toHaveLength(0)
 })
 
-test('the floating entry opens the form with the route of its page, and every page outside feedback carries it', async () => {
+test('the 反馈 line opens the form with the route of its page; every page outside feedback and Me (which has its own entry) ends with it', async () => {
   const d = device()
   const m = await mount('components/feedback-entry/index', d, { page: 'packages/guide/detail/index' })
-  await m.tap(m.find('feedback-entry')[0]!)
+  expect(m.text()).toBe('遇到问题或有想法？去反馈')
+  await m.tap(m.find('feedback-entry__link')[0]!)
   expect(d.fake.log.navigateTo).toEqual(['/packages/feedback/form/index?from=packages%2Fguide%2Fdetail%2Findex'])
 
   const form = await mount(FORM, device(), { from: encodeURIComponent('packages/guide/detail/index') })
   expect(form.page.data.from).toBe('packages/guide/detail/index')
 
   const app = JSON.parse(readFileSync(path.join(MP_ROOT, 'app.json'), 'utf8')) as { pages: string[]; subpackages: { root: string; pages: string[] }[] }
-  const routes = [...app.pages, ...app.subpackages.flatMap((s) => s.pages.map((p) => `${s.root}/${p}`))].filter((r) => !r.startsWith('packages/feedback/'))
+  const routes = [...app.pages, ...app.subpackages.flatMap((s) => s.pages.map((p) => `${s.root}/${p}`))].filter((r) => !r.startsWith('packages/feedback/') && r !== 'packages/me/index')
   for (const route of routes) {
     const json = JSON.parse(readFileSync(path.join(MP_ROOT, `${route}.json`), 'utf8')) as { usingComponents?: Record<string, string> }
     expect([route, json.usingComponents?.['feedback-entry']]).toEqual([route, '/components/feedback-entry/index'])
-    expect(readFileSync(path.join(MP_ROOT, `${route}.wxml`), 'utf8')).toContain(`<feedback-entry page="${route}" />`)
+    // The last thing inside the page's root, in its flow: it covers nothing.
+    const wxml = readFileSync(path.join(MP_ROOT, `${route}.wxml`), 'utf8').trim()
+    expect([route, wxml.endsWith(`<feedback-entry page="${route}" />\n</view>`)]).toEqual([route, true])
   }
+  expect(readFileSync(path.join(MP_ROOT, 'components/feedback-entry/index.wxss'), 'utf8')).not.toContain('position: fixed')
 })

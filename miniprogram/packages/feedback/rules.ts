@@ -13,7 +13,7 @@ export const IMAGE_MAX_BYTES = 1024 * 1024
 
 export const CATEGORIES: { id: FeedbackCategory; label: string }[] = [
   { id: 'suggestion', label: '功能建议' },
-  { id: 'bug', label: '问题反馈' },
+  { id: 'bug', label: '使用问题' },
   { id: 'content', label: '内容纠错' },
   { id: 'other', label: '其他' },
 ]
