@@ -5,9 +5,14 @@
  */
 import { randomBytes } from 'node:crypto'
 
-const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789' // no 0/O, 1/l/I: codes get read aloud
+/**
+ * Capitals and digits without the look-alikes 0/O and 1/I: codes get read aloud and typed by
+ * people, so one case only. 32 symbols, so a byte maps to one without bias. (Codes made before,
+ * with lower case too, stay valid: the formats accept both cases.)
+ */
+const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789'
 
-/** A random 8-character code (57^8 ≈ 1.1e14 codes; callers retry the rare collision on insert). */
+/** A random 8-character code (32^8 ≈ 1.1e12 codes; callers retry the rare collision on insert). */
 export function newShortCode(): string {
   const bytes = randomBytes(8)
   return Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join('')

@@ -34,6 +34,9 @@ import {
 
 // ---- config: one document, cached per function instance -------------------------------------
 
+
+/** "12月6日" from `2026-12-06`: how the app writes a day everywhere else. */
+const monthDay = (day: string) => `${Number(day.slice(5, 7))}月${Number(day.slice(8, 10))}日`
 const CONFIG_ID = 'incentives'
 let cachedConfig: { at: number; config: IncentivesConfig } | undefined
 
@@ -292,7 +295,7 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
           makeups: { month, count: (account.makeups.month === month ? account.makeups.count : 0) + 1 },
           updatedAt: now,
         }
-        const next = await grantIn(tx, updated, [{ key: grantKey.makeup(openid, day), reason: 'makeup', amount: -config.makeup.cost, ref: day, title: `补签 ${day}`, day }], now)
+        const next = await grantIn(tx, updated, [{ key: grantKey.makeup(openid, day), reason: 'makeup', amount: -config.makeup.cost, ref: day, title: `补签 ${monthDay(day)}`, day }], now)
         return { day, cost: config.makeup.cost, balance: next.balance, streak: currentStreak(next, today), makeup: makeupRules(next, today, config.makeup) }
       })
     } catch (err) {

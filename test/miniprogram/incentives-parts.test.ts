@@ -5,11 +5,11 @@
  * as WeChat does), and the small view helpers of the task, points and Me pages.
  */
 import type { Calendar, Summary, TaskView } from '../../cloudfunctions/incentives/api'
-import { addMonths, monthTitle, monthWeeks, shanghaiMonth, type MonthMarks } from '../../miniprogram/packages/incentives/components/month-grid/calendar'
+import { addMonths, makeableDays, monthTitle, monthWeeks, shanghaiMonth, type MonthMarks } from '../../miniprogram/packages/incentives/components/month-grid/calendar'
 import { reminderText } from '../../miniprogram/packages/incentives/checkin/reminder'
 import { nextBonusText, shortDay } from '../../miniprogram/packages/incentives/checkin/streak'
 import { saveToAlbum } from '../../miniprogram/packages/incentives/invite/album'
-import { COLORS, drawPoster, fitText, POSTER_SIZE, type PosterInput, wrapText } from '../../miniprogram/packages/incentives/invite/poster'
+import { balancedLines, COLORS, drawPoster, fitText, groupedCode, POSTER_SIZE, type PosterInput, wrapText } from '../../miniprogram/packages/incentives/invite/poster'
 import { entryTime, row } from '../../miniprogram/packages/incentives/points/rows'
 import { sections, taskCard } from '../../miniprogram/packages/incentives/tasks/cards'
 import { levelView } from '../../miniprogram/packages/me/level'
@@ -67,7 +67,16 @@ describe('invite poster', () => {
     const offer = ctx.text('扫码加入，送你 20 积分')
     expect(who.y).toBeGreaterThan(layout.avatar.y + layout.avatar.h)
     expect(offer.y).toBeGreaterThan(who.y)
-    expect(layout.lines).toEqual(['实用指南', ...tagline.map((t) => t.text), '小满 邀请你一起来', '扫码加入，送你 20 积分', '长按识别小程序码', '邀请码 Ab3dEf7h'])
+    expect(layout.lines).toEqual(['实用指南', ...tagline.map((t) => t.text), '小满 邀请你一起来', '扫码加入，送你 20 积分', '长按识别小程序码', '邀请码 Ab3d Ef7h'])
+  })
+
+  test('a tagline in two lines is balanced and ends above the avatar (14 px text, centred on its y)', () => {
+    // 6 px a character here: 43 characters fit the 260 px inside the margins, so 50 take two lines.
+    const long = '每'.repeat(50)
+    const { ctx, layout } = poster({ tagline: long })
+    const tagline = ctx.texts().filter((t) => t.style === COLORS.onBrandMuted)
+    expect(tagline.map((t) => t.text.length)).toEqual([25, 25])
+    for (const t of tagline) expect(t.y + 7 + 4).toBeLessThanOrEqual(layout.avatar.y)
   })
 
   test('the mini-program code is drawn square on the card, centered, with the hint and the invite code under it', () => {
@@ -81,8 +90,9 @@ describe('invite poster', () => {
     expect(layout.code.y).toBeGreaterThan(ctx.text('扫码加入，送你 20 积分').y)
     const hint = ctx.text('长按识别小程序码')
     expect(hint.y).toBeGreaterThan(layout.code.y + layout.code.h)
-    expect(ctx.text('邀请码 Ab3dEf7h').y).toBeGreaterThan(hint.y)
-    expect(ctx.text('邀请码 Ab3dEf7h').y).toBeLessThan(layout.card.y + layout.card.h)
+    // Read out in two groups of four.
+    expect(ctx.text('邀请码 Ab3d Ef7h').y).toBeGreaterThan(hint.y)
+    expect(ctx.text('邀请码 Ab3d Ef7h').y).toBeLessThan(layout.card.y + layout.card.h)
     // The card is painted before the code (which would otherwise be hidden under it).
     const cardFill = ctx.ops.findIndex((o) => o.op === 'fill' && o.style === COLORS.card)
     expect(cardFill).toBeGreaterThan(0)
@@ -141,6 +151,17 @@ describe('text fitting (6 px per character on the recording context)', () => {
     expect(wrapText(ctx, '每天三分钟', 60, 2)).toEqual(['每天三分钟'])
     expect(wrapText(ctx, '', 60, 2)).toEqual([])
   })
+  test('balancedLines takes as many lines as wrapping does, each as long as the others: nothing left alone on the last line', () => {
+    expect(wrapText(ctx, 'a'.repeat(11), 60, 2)).toEqual(['a'.repeat(10), 'a'])
+    expect(balancedLines(ctx, 'a'.repeat(11), 60, 2)).toEqual(['a'.repeat(6), 'a'.repeat(5)])
+    expect(balancedLines(ctx, '生活技巧每天学', 60, 2)).toEqual(['生活技巧每天学'])
+    // Cut with … when it does not fit: left as wrapping cut it.
+    expect(balancedLines(ctx, 'a'.repeat(25), 60, 2)).toEqual(['a'.repeat(10), `${'a'.repeat(9)}…`])
+  })
+  test('an invite code in two groups of four', () => {
+    expect(groupedCode('XP47MDYR')).toBe('XP47 MDYR')
+    expect(groupedCode('short')).toBe('short')
+  })
 })
 
 // ---- calendar ----------------------------------------------------------------------------------
@@ -180,6 +201,15 @@ describe('calendar month', () => {
     expect(at(3)).toMatchObject({ state: 'missed' })
     // Checked today: today stays marked as today.
     expect(cells('2026-11', marks({ checked: ['2026-11-24'] })).find((c) => c.date === 24)).toMatchObject({ state: 'checked', isToday: true })
+  })
+
+  test('make-ups offered: as many missed days as the month still allows, the most recent first (they join the current streak); none when used up', () => {
+    const missed = ['2026-11-23', '2026-11-18', '2026-11-20', '2026-11-21', '2026-11-19']
+    expect(makeableDays(missed, 1)).toEqual(['2026-11-23'])
+    expect(makeableDays(missed, 2)).toEqual(['2026-11-21', '2026-11-23'])
+    expect(makeableDays(missed, 9)).toEqual(['2026-11-18', '2026-11-19', '2026-11-20', '2026-11-21', '2026-11-23'])
+    expect(makeableDays(missed, 0)).toEqual([])
+    expect(makeableDays([], 3)).toEqual([])
   })
 
   test('months: next and previous across years, titles, the Shanghai month of an instant', () => {
@@ -337,8 +367,11 @@ describe('view helpers', () => {
     expect(entryTime('2026-11-24T12:05:00.000Z')).toBe('11月24日 20:05')
     expect(entryTime('2026-11-30T16:30:00.000Z')).toBe('12月1日 00:30')
     expect(entryTime('not a date')).toBe('')
-    const base = { seq: 3, reason: 'makeup' as const, title: '补签 2026-11-20', day: '2026-11-20', at: '2026-11-24T12:05:00.000Z' }
-    expect(row({ ...base, amount: -20, balanceAfter: 15 })).toEqual({ seq: 3, title: '补签 2026-11-20', amountText: '-20', spent: true, when: '11月24日 20:05', balanceText: '余额 15' })
+    const base = { seq: 3, reason: 'makeup' as const, title: '补签 11月20日', day: '2026-11-20', at: '2026-11-24T12:05:00.000Z' }
+    expect(row({ ...base, amount: -20, balanceAfter: 15 })).toEqual({ seq: 3, title: '补签 11月20日', amountText: '-20', spent: true, when: '11月24日 20:05', balanceText: '余额 15' })
+    // Make-ups recorded before the titles named the day that way read the same.
+    expect(row({ ...base, title: '补签 2026-11-05', amount: -20, balanceAfter: 15 }).title).toBe('补签 11月5日')
+    expect(row({ ...base, title: '每日签到（连续 3 天）', amount: 10, balanceAfter: 25 }).title).toBe('每日签到（连续 3 天）')
     expect(row({ ...base, amount: 5, balanceAfter: 40 })).toMatchObject({ amountText: '+5', spent: false })
   })
 })

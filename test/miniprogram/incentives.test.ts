@@ -123,6 +123,7 @@ async function ready(m: Mounted, what = 'the page'): Promise<void> {
 const tracked = (tracker: Tracker, name: EventName) => tracker.pending().filter((e: TrackedEvent) => e.name === name).map((e) => e.props)
 const requests = (m: Mounted, action: string) => m.fake.log.requests.filter((r) => (r.data as { action?: string }).action === action)
 const hasClass = (el: Element, name: string) => [...el.classList].some((c) => c === name || c.endsWith(`--${name}`))
+const inside = (el: Element, name: string) => [...el.querySelectorAll('*')].filter((e) => hasClass(e, name))
 const textOf = (el: Element | undefined) => el?.textContent?.replace(/\s+/g, ' ').trim() ?? ''
 const toasts = (m: Mounted) => m.fake.log.toasts.map((t) => t.title)
 
@@ -169,17 +170,28 @@ describe('check-in', () => {
     expect(days).toHaveLength(new Date(Date.UTC(Number(t.slice(0, 4)), Number(t.slice(5, 7)), 0)).getUTCDate())
     expect(hasClass(cell(m, t)!, 'day--today')).toBe(true)
     expect(textOf(cell(m, t))).toContain('今天')
-    // Days since joining are missed; those the cloud lets make up say so; before joining, nothing.
+    // Days since joining are missed; as many as the month still allows to make up (the most recent)
+    // say so, so every 可补 can be made up; before joining, nothing.
     const since = addDays(t, -10)
+    expect(calendar.makeupDays.length).toBeGreaterThan(calendar.makeup.remainingThisMonth)
+    const offered = [...calendar.makeupDays].sort().slice(-calendar.makeup.remainingThisMonth)
     for (let back = 1; back <= 12; back++) {
       const day = addDays(t, -back)
       const el = cell(m, day)
       if (!el) continue // last month
       if (day < since) expect(hasClass(el, 'day--idle')).toBe(true)
       else expect(hasClass(el, 'day--missed')).toBe(true)
-      expect(hasClass(el, 'day--makeable')).toBe(calendar.makeupDays.includes(day) && day >= since)
+      expect(hasClass(el, 'day--makeable')).toBe(offered.includes(day))
+      if (hasClass(el, 'day--makeable')) expect(textOf(el)).toContain('可补')
     }
-    expect(calendar.makeupDays.length).toBeGreaterThan(0)
+    expect(m.page.data.makeable).toEqual(offered.filter((d) => d.startsWith(t.slice(0, 7))))
+    // Today, not checked in yet, is not ringed (a ring is 已补签); the legend draws each mark as the days are drawn.
+    expect(hasClass(cell(m, t)!, 'day--makeup')).toBe(false)
+    expect(m.find('legend__item').map((el) => [textOf(el), inside(el, 'legend__mark').flatMap((mark) => [...mark.classList].filter((c) => /day--/.test(c)).map((c) => c.replace(/^.*--day--/, 'day--')))])).toEqual([
+      ['已签到', ['day--checked']],
+      ['已补签', ['day--makeup']],
+      ['可补签', ['day--makeable']],
+    ])
     expect(textOf(m.find('hero__streak')[0])).toBe('已连续签到 0 天')
     // Defaults: a streak bonus on the 3rd day in a row.
     expect(textOf(m.find('hero__bonus')[0])).toBe('再签 3 天，连续第 3 天可得 10 积分')
@@ -191,7 +203,9 @@ describe('check-in', () => {
     await m.waitFor(() => m.page.data.checkedInToday && toasts(m).length > 0, 'the check-in')
     expect(requests(m, 'checkin')).toHaveLength(1)
     expect(toasts(m)).toEqual(['签到成功 +5 积分'])
-    expect(ownerData(button(m, '今日已签到')).disabled).toBe(true)
+    // A status in full color, not a greyed-out button.
+    expect(textOf(m.find('done')[0])).toBe('今日已签到，明天再来')
+    expect(m.find('t-button').some((b) => textOf(b).includes('今日已签到'))).toBe(false)
     expect(hasClass(cell(m, t)!, 'day--checked')).toBe(true)
     expect(textOf(m.find('hero__streak')[0])).toBe('已连续签到 1 天')
     expect(textOf(m.find('hero__balance-value')[0])).toBe('5')
@@ -220,7 +234,8 @@ describe('check-in', () => {
     expect(m.find('remind')).toHaveLength(0)
     await m.tap(button(m, '签到 +5 积分'))
     await m.waitFor(() => m.find('remind').length === 1, 'the reminder offer')
-    expect(textOf(m.find('remind__text')[0])).toBe('明天提醒我来签到，别断了连续天数')
+    // Says when, without repeating its button.
+    expect(textOf(m.find('remind__text')[0])).toBe('每晚 8 点还没签到时，发消息提醒你')
     await m.waitFor(() => m.find('t-button').some((b) => textOf(b) === '明天提醒我'), 'the subscribe button')
     const tap = m.tap(button(m, '明天提醒我'))
     // Asked before the tap's handler returned: WeChat opens the dialog only then.
@@ -577,8 +592,10 @@ describe('invite', () => {
     await callFunction(cloud.url, 'user', 'updateProfile', { nickname: '小满' }, openid)
     const { m, tracker, canvases } = await invitePage(device(openid))
     const info = await incentives('invite', {}, openid)
-    expect(textOf(m.find('code__value')[0])).toBe(info.code)
-    expect(textOf(m.find('card__text')[0])).toBe('好友通过你的邀请加入，你得 50 积分，好友得 20 积分')
+    // Capitals and digits without look-alikes, in two groups of four: read out easily.
+    expect(info.code).toMatch(/^[A-HJ-NP-Z2-9]{8}$/)
+    expect(textOf(m.find('code__value')[0])).toBe(`${info.code.slice(0, 4)} ${info.code.slice(4)}`)
+    expect(m.find('reward').map(textOf)).toEqual(['+50 你得积分', '+20 好友得积分'])
     expect(textOf(m.find('code__count')[0])).toBe('已成功邀请 0 位好友')
 
     // Sharing: the platform's share button; the shared path carries the code.
@@ -599,7 +616,7 @@ describe('invite', () => {
     expect(ctx.text('实用指南')).toBeDefined()
     expect(ctx.text('小满 邀请你一起来')).toBeDefined()
     expect(ctx.text('扫码加入，送你 20 积分')).toBeDefined()
-    expect(ctx.text(`邀请码 ${info.code}`)).toBeDefined()
+    expect(ctx.text(`邀请码 ${info.code.slice(0, 4)} ${info.code.slice(4)}`)).toBeDefined()
     expect(ctx.text('小')).toBeDefined() // no avatar: the initial
     // The image drawn is the mini-program code the cloud made: its scene is my invite code.
     const drawn = ctx.ops.filter((o) => o.op === 'drawImage')

@@ -8,7 +8,7 @@ import type { Calendar, MakeupRules, Summary } from '../../../../cloudfunctions/
 import { currentUser } from '../../../core/session'
 import { trackedPage } from '../../../core/tracked-page'
 import { track } from '../../../core/tracker'
-import { shanghaiMonth } from '../components/month-grid/calendar'
+import { makeableDays, shanghaiMonth } from '../components/month-grid/calendar'
 import { incentives, refusalText } from '../data'
 import type { SubscribeStatus } from '../../../components/subscribe-button/index'
 import { reminderText } from './reminder'
@@ -24,7 +24,7 @@ function calendarData(c: Calendar) {
     today: c.today,
     checked: c.days.filter((d) => !d.makeup).map((d) => d.day),
     madeUp: c.days.filter((d) => d.makeup).map((d) => d.day),
-    makeable: c.makeupDays,
+    makeable: makeableDays(c.makeupDays, c.makeup.enabled ? c.makeup.remainingThisMonth : 0),
     streak: c.streak,
     checkedInToday: c.checkedInToday,
     makeup: c.makeup,
@@ -166,7 +166,7 @@ Component({
             streak: result.streak,
             makeup: result.makeup,
             madeUp: [...this.data.madeUp, day],
-            makeable: this.data.makeable.filter((d) => d !== day),
+            makeable: makeableDays(this.data.makeable.filter((d) => d !== day), result.makeup.remainingThisMonth),
           })
           toast(`已补签${shortDay(day)}，-${result.cost} 积分`)
           track('checkin', { streak: result.streak, makeup: true })

@@ -9,7 +9,7 @@ import { trackedPage } from '../../../core/tracked-page'
 import { track } from '../../../core/tracker'
 import { incentives, refusalText } from '../data'
 import { saveToAlbum, type SaveResult } from './album'
-import { drawPoster, POSTER_SIZE, type PosterContext, type PosterImage } from './poster'
+import { drawPoster, groupedCode, POSTER_SIZE, type PosterContext, type PosterImage } from './poster'
 
 const TITLE = '实用指南'
 const TAGLINE = '每天 3 分钟，学一个马上用得上的生活技巧'
@@ -55,7 +55,10 @@ Component({
     errorText: '',
     info: null as InviteInfo | null,
     nickname: '',
-    rewardText: '',
+    /** What each side earns, shown side by side. */
+    rewards: [] as { label: string; points: number }[],
+    /** The code in two groups of four, easier to read out. */
+    codeText: '',
     /** drawing → ready; unavailable: no mini-program code image yet; error: drawing failed. */
     poster: 'drawing' as 'drawing' | 'ready' | 'unavailable' | 'error',
     saving: false,
@@ -82,10 +85,14 @@ Component({
               status: 'ready',
               info,
               nickname: user.nickname,
-              rewardText: `好友通过你的邀请加入，你得 ${inviter} 积分，好友得 ${invitee} 积分`,
+              rewards: [
+                { label: '你得', points: inviter },
+                { label: '好友得', points: invitee },
+              ],
+              codeText: groupedCode(info.code),
               poster: info.qrUrl ? 'drawing' : 'unavailable',
-              // Only https avatars can be drawn; a cloud:// file would need a temporary URL first.
-              _avatarUrl: /^https:\/\//.test(user.avatarUrl) ? user.avatarUrl : '',
+              // The profile's displayable address (a cloud file's temporary URL), drawable on the canvas.
+              _avatarUrl: user.avatar,
             },
             () => this.paint(),
           )

@@ -118,6 +118,28 @@ export function wrapText(ctx: Pick<PosterContext, 'measureText'>, text: string, 
   return lines
 }
 
+/**
+ * `text` in as many lines as it needs at `maxWidth` (at most `maxLines`), each as long as the
+ * others: the narrowest width that still needs no more lines, so no character is left alone on
+ * the last line.
+ */
+export function balancedLines(ctx: Pick<PosterContext, 'measureText'>, text: string, maxWidth: number, maxLines: number): string[] {
+  const lines = wrapText(ctx, text, maxWidth, maxLines)
+  if (lines.length < 2 || lines[lines.length - 1]!.endsWith('…')) return lines
+  let best = lines
+  for (let width = maxWidth - 1; width > 0; width--) {
+    const tighter = wrapText(ctx, text, width, maxLines)
+    if (tighter.length !== lines.length || tighter[tighter.length - 1]!.endsWith('…')) break
+    best = tighter
+  }
+  return best
+}
+
+/** An invite code as people read it out: two groups of four (`XP47 MDYR`). */
+export function groupedCode(code: string): string {
+  return code.length === 8 ? `${code.slice(0, 4)} ${code.slice(4)}` : code
+}
+
 function roundRect(ctx: PosterContext, r: Rect, radius: number): void {
   const { x, y, w, h } = r
   ctx.beginPath()
@@ -154,9 +176,10 @@ export function drawPoster(ctx: PosterContext, input: PosterInput, scale: number
   ctx.textBaseline = 'middle'
 
   ctx.font = font(24, true)
-  text(fitText(ctx, input.title, inner), 48, 24, COLORS.onBrand, true)
+  text(fitText(ctx, input.title, inner), 40, 24, COLORS.onBrand, true)
   ctx.font = font(14)
-  wrapText(ctx, input.tagline, inner, 2).forEach((line, i) => text(line, 82 + i * 20, 14, COLORS.onBrandMuted))
+  // Ends well above the avatar, which sits on the card's top edge (at CARD_TOP - 20).
+  balancedLines(ctx, input.tagline, inner, 2).forEach((line, i) => text(line, 70 + i * 20, 14, COLORS.onBrandMuted))
 
   const card = { x: MARGIN, y: CARD_TOP, w: inner, h: height - CARD_TOP - MARGIN }
   ctx.fillStyle = COLORS.card
@@ -191,7 +214,7 @@ export function drawPoster(ctx: PosterContext, input: PosterInput, scale: number
   const code = { x: center - CODE / 2, y: avatar.y + AVATAR + 66, w: CODE, h: CODE }
   ctx.drawImage(input.code, code.x, code.y, code.w, code.h)
   text('长按识别小程序码', code.y + CODE + 20, 13, COLORS.muted)
-  text(`邀请码 ${input.inviteCode}`, code.y + CODE + 40, 13, COLORS.text, true)
+  text(`邀请码 ${groupedCode(input.inviteCode)}`, code.y + CODE + 40, 13, COLORS.text, true)
 
   return { card, avatar, code, lines }
 }

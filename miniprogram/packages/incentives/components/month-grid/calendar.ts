@@ -84,3 +84,13 @@ export function monthWeeks(month: string, marks: MonthMarks): Cell[][] {
   for (let i = 0; i < cells.length; i += 7) weeks.push(cells.slice(i, i + 7))
   return weeks
 }
+
+/**
+ * The missed days to offer for a make-up: as many as the month still allows, the most recent
+ * first (making up the latest missed day is what joins the current streak to the one before),
+ * so every day marked 可补 can really be made up. Returned in calendar order.
+ */
+export function makeableDays(candidates: readonly string[], remaining: number): string[] {
+  if (remaining <= 0) return []
+  return [...candidates].sort().slice(-remaining)
+}

@@ -1,8 +1,10 @@
 /**
- * `<month-grid month today since checked made-up makeable bind:month bind:pick>`: a month of the
- * check-in calendar. Checked days are filled, made-up days outlined, missed days grey (those that
- * can still be made up say so and are tappable: `pick` with the day), today ringed. The arrows ask
- * for the month before or after (`month`), within the user's months: from joining to today.
+ * `<month-grid month today since checked made-up makeable makeup-enabled bind:month bind:pick>`: a
+ * month of the check-in calendar and its legend. Checked days are filled, made-up days outlined and
+ * marked 补, missed days grey (those that can still be made up are orange, marked 可补 and tappable:
+ * `pick` with the day), today in the brand color and marked 今天. The legend draws its marks with
+ * the days' own styles. The arrows ask for the month before or after (`month`), within the user's
+ * months: from joining to today.
  */
 import { addMonths, type Cell, monthTitle, monthWeeks, WEEKDAYS } from './calendar'
 
@@ -23,6 +25,8 @@ Component({
     checked: { type: Array, value: [] as string[] },
     madeUp: { type: Array, value: [] as string[] },
     makeable: { type: Array, value: [] as string[] },
+    /** Make-ups are offered (the legend then explains 可补签). */
+    makeupEnabled: { type: Boolean, value: false },
   },
 
   data: {
