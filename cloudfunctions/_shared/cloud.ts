@@ -324,6 +324,7 @@ interface OpenApi {
     msgSecCheck(params: { content: string; version: 2; scene: number; openid: string }): Promise<{
       result?: { suggest?: string; label?: number }
     }>
+    mediaCheckAsync(params: { mediaUrl: string; mediaType: 1 | 2; version: 2; scene: number; openid: string }): Promise<{ traceId?: string }>
   }
 }
 
@@ -339,6 +340,17 @@ export async function msgSecCheck(params: {
     suggest: suggest === 'pass' || suggest === 'review' ? suggest : 'risky',
     label: res.result?.label ?? 21000,
   }
+}
+
+/**
+ * Submits an image (or audio) at `mediaUrl` to WeChat's asynchronous content check (needs
+ * `security.mediaCheckAsync` in config.json) and returns its trace id. The verdict arrives later as
+ * a `wxa_media_check` push (message push, routed to the function in the console) carrying that id.
+ */
+export async function mediaCheckAsync(params: { mediaUrl: string; openid: string; scene: (typeof SecScene)[keyof typeof SecScene]; mediaType?: 1 | 2 }): Promise<string> {
+  const res = await openapi().security.mediaCheckAsync({ mediaUrl: params.mediaUrl, mediaType: params.mediaType ?? 2, version: 2, scene: params.scene, openid: params.openid })
+  if (!res.traceId) throw new Error('security.mediaCheckAsync answered without a trace_id')
+  return res.traceId
 }
 
 function openapi(): OpenApi {

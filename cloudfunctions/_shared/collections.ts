@@ -38,7 +38,11 @@ const CLIENTS_DENIED: SecurityRule = { read: false, write: false }
 export const collections = {
   users: {
     description: 'One document per user. _id is the OPENID from getWXContext, so login is idempotent.',
-    indexes: [{ name: 'firstSeenDay_1', keys: { firstSeenDay: 1 } }],
+    indexes: [
+      { name: 'firstSeenDay_1', keys: { firstSeenDay: 1 } },
+      // A content-check verdict (user function, wxa_media_check push) finds its avatar by trace id.
+      { name: 'avatarCheck.traceId_1', keys: { 'avatarCheck.traceId': 1 } },
+    ],
     rule: CLIENTS_DENIED,
   },
   categories: {

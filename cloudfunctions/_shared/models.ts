@@ -12,7 +12,10 @@ export interface UserDoc {
   appid: string
   unionid?: string
   nickname: string
+  /** A `cloud://` file in `avatars/<openid>/` (chosen on Me), an https URL, or ''. */
   avatarUrl: string
+  /** The content check of an uploaded avatar (security.mediaCheckAsync); its verdict arrives later by push. */
+  avatarCheck?: { traceId: string; status: 'pending' | 'pass' | 'review' | 'risky'; at: Date }
   firstSeenAt: Date
   /** Asia/Shanghai calendar day of the first login, `YYYY-MM-DD`; the "new user" day in metrics. */
   firstSeenDay: string

@@ -83,7 +83,10 @@ export const userActions = {
 export interface UserProfile {
   openid: string
   nickname: string
+  /** What is stored: a `cloud://` file ID, an https URL, or ''. */
   avatarUrl: string
+  /** An address to show the avatar at (a temporary one for a cloud file, valid for two days), or ''. */
+  avatar: string
   /** ISO instant of the first login. */
   firstSeenAt: string
   /** Asia/Shanghai day of the first login, `YYYY-MM-DD`. */

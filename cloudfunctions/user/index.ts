@@ -1,4 +1,4 @@
-import { collection, command, isDuplicateKeyError, msgSecCheck, SecScene, serverDate } from '../_shared/cloud'
+import { collection, command, deleteFiles, isDuplicateKeyError, mediaCheckAsync, msgSecCheck, SecScene, serverDate, tempFileUrl } from '../_shared/cloud'
 import type { UserDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
 import { shanghaiDay } from '../_shared/time'
@@ -27,11 +27,27 @@ function toOnboarding(stored: UserDoc['onboarding']): OnboardingState | null {
   return stored ? { status: stored.status, step: stored.step, at: new Date(stored.at).toISOString() } : null
 }
 
-function toProfile(doc: UserDoc): UserProfile {
+/** The cloud path of a file ID (`cloud://<env>.<bucket>/<path>`), or null. */
+function cloudPathOf(fileId: string): string | null {
+  const match = /^cloud:\/\/[^/]+\/(.+)$/.exec(fileId)
+  const path = match?.[1]
+  if (!path || path.split('/').some((p) => p === '' || p === '.' || p === '..')) return null
+  return path
+}
+
+/** Avatars are uploaded by the device to the user's own folder, and nowhere else counts as theirs. */
+const isOwnAvatar = (fileId: string, openid: string) => cloudPathOf(fileId)?.startsWith(`avatars/${openid}/`) ?? false
+
+/** How long the address of an avatar file stays valid for showing it (a device keeps the profile for a session). */
+const AVATAR_URL_SECONDS = 2 * 86_400
+
+async function toProfile(doc: UserDoc): Promise<UserProfile> {
+  const avatar = doc.avatarUrl.startsWith('cloud://') ? await tempFileUrl(doc.avatarUrl, AVATAR_URL_SECONDS) : doc.avatarUrl
   return {
     openid: doc.openid,
     nickname: doc.nickname,
     avatarUrl: doc.avatarUrl,
+    avatar,
     firstSeenAt: new Date(doc.firstSeenAt).toISOString(),
     firstSeenDay: doc.firstSeenDay,
     onboarding: toOnboarding(doc.onboarding),
@@ -44,7 +60,7 @@ async function requireUser(openid: string): Promise<UserDoc> {
   return doc
 }
 
-export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
+const router = createRouter<typeof userActions, UserOutputs>(userActions, {
   /**
    * One round trip for a returning user (plus one, at most once a day, to record the visit);
    * two for a new one. The document _id is the OPENID, so concurrent first logins cannot create
@@ -61,7 +77,7 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
       if (existing.lastSeenDay !== today) {
         await users().update(openid, { lastSeenAt: serverDate(), lastSeenDay: today })
       }
-      return { user: toProfile(existing), isNew: false, ...guide }
+      return { user: await toProfile(existing), isNew: false, ...guide }
     }
     const doc: UserDoc = {
       _id: openid,
@@ -80,13 +96,13 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
       await users().add({ ...doc, firstSeenAt: serverDate(), lastSeenAt: serverDate(), updatedAt: serverDate() })
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err
-      return { user: toProfile(await requireUser(openid)), isNew: false, ...guide }
+      return { user: await toProfile(await requireUser(openid)), isNew: false, ...guide }
     }
-    return { user: toProfile(doc), isNew: true, ...guide }
+    return { user: await toProfile(doc), isNew: true, ...guide }
   },
 
   async profile(_input, { openid }) {
-    return toProfile(await requireUser(openid))
+    return await toProfile(await requireUser(openid))
   },
 
   async updateProfile(input, { openid }) {
@@ -96,14 +112,27 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
         throw new AppError('CONTENT_REJECTED', '昵称未通过内容安全检查，请换一个。')
       }
     }
+    const before = input.avatarUrl !== undefined ? await requireUser(openid) : null
+    let avatarCheck: UserDoc['avatarCheck'] | undefined
+    if (input.avatarUrl?.startsWith('cloud://')) {
+      if (!isOwnAvatar(input.avatarUrl, openid)) throw new AppError('INVALID_INPUT', '头像不是你上传的文件，请重新选择。')
+      const url = await tempFileUrl(input.avatarUrl, 3600)
+      if (!url) throw new AppError('INVALID_INPUT', '头像没有上传成功，请重新选择。')
+      // Checked asynchronously, as WeChat requires for images: shown at once, taken down if the verdict is risky.
+      avatarCheck = { traceId: await mediaCheckAsync({ mediaUrl: url, openid, scene: SecScene.profile }), status: 'pending', at: new Date() }
+    }
     const changes = {
       ...(input.nickname !== undefined ? { nickname: input.nickname } : {}),
       ...(input.avatarUrl !== undefined ? { avatarUrl: input.avatarUrl } : {}),
+      ...(avatarCheck ? { avatarCheck } : {}),
     }
     // updatedAt always changes, so 0 documents updated means there is no such user.
     const updated = await users().update(openid, { ...changes, updatedAt: serverDate() })
     if (updated === 0) throw new AppError('NOT_FOUND', 'No user yet: call login first.')
-    return toProfile(await requireUser(openid))
+    // The avatar replaced leaves storage with it (a user keeps one file there).
+    const old = before?.avatarUrl
+    if (old && old !== input.avatarUrl && isOwnAvatar(old, openid)) await deleteFiles([old]).catch(() => 0)
+    return await toProfile(await requireUser(openid))
   },
 
   /**
@@ -122,3 +151,22 @@ export const main = createRouter<typeof userActions, UserOutputs>(userActions, {
     return { onboarding }
   },
 })
+
+/**
+ * WeChat's verdict on an avatar (`wxa_media_check`, delivered by message push once the console
+ * routes it to this function): a risky avatar is taken down and its file deleted; the user is
+ * found by the check's trace id, never by anything else in the push. Anything else is an action.
+ */
+export async function main(event: unknown): Promise<unknown> {
+  const push = event as { Event?: unknown; trace_id?: unknown; result?: { suggest?: unknown } } | null
+  if (push?.Event !== 'wxa_media_check') return router(event)
+  const traceId = typeof push.trace_id === 'string' ? push.trace_id : ''
+  const suggest = push.result?.suggest
+  if (!traceId || (suggest !== 'pass' && suggest !== 'review' && suggest !== 'risky')) return { ok: false, error: { code: 'INVALID_INPUT', message: 'A wxa_media_check push needs trace_id and result.suggest.' } }
+  const [user] = await users().find({ 'avatarCheck.traceId': traceId }, { limit: 1 })
+  if (!user || !user.avatarCheck) return { ok: true, data: { applied: false } }
+  const risky = suggest === 'risky'
+  await users().update(user._id, { ...(risky ? { avatarUrl: '' } : {}), avatarCheck: { ...user.avatarCheck, status: suggest }, updatedAt: serverDate() })
+  if (risky && isOwnAvatar(user.avatarUrl, user.openid)) await deleteFiles([user.avatarUrl]).catch(() => 0)
+  return { ok: true, data: { applied: true, status: suggest } }
+}

@@ -93,10 +93,10 @@ describe('profile', () => {
     expect(await callAction(t.url, 'user', 'profile', {}, 'o-nobody')).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } })
   })
 
-  test('updates nickname (trimmed, content-checked) and avatar', async () => {
-    const reply = await callAction(t.url, 'user', 'updateProfile', { nickname: '  小鲍  ', avatarUrl: 'cloud://local.bucket/avatars/o-bob.png' }, 'o-bob')
-    expect(reply).toMatchObject({ ok: true, data: { nickname: '小鲍', avatarUrl: 'cloud://local.bucket/avatars/o-bob.png' } })
-    expect(storedUser('o-bob')).toMatchObject({ nickname: '小鲍', avatarUrl: 'cloud://local.bucket/avatars/o-bob.png' })
+  test('updates the nickname (trimmed, content-checked) and an https avatar (no upload to check)', async () => {
+    const reply = await callAction(t.url, 'user', 'updateProfile', { nickname: '  小鲍  ', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/o-bob.png' }, 'o-bob')
+    expect(reply).toMatchObject({ ok: true, data: { nickname: '小鲍', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/o-bob.png', avatar: 'https://thirdwx.qlogo.cn/mmopen/o-bob.png' } })
+    expect(storedUser('o-bob')).toMatchObject({ nickname: '小鲍', avatarUrl: 'https://thirdwx.qlogo.cn/mmopen/o-bob.png' })
     const calls = await fetch(`${t.url}/_/invocations?fn=user&limit=1`).then((r) => r.json() as Promise<{ invocations: { openapi: Record<string, number> }[] }>)
     expect(calls.invocations[0]?.openapi).toEqual({ 'security.msgSecCheck': 1 })
   })
@@ -236,5 +236,96 @@ describe('onboarding', () => {
 
   test('login rejects a non-boolean onboarding flag', async () => {
     expect(await callAction(t.url, 'user', 'login', { onboarding: 'yes' }, 'o-guide')).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } })
+  })
+})
+
+describe('avatar', () => {
+  /** Uploads as the device does (wx.uploadFile to the local cloud, the caller in x-wx-openid); the file ID. */
+  async function upload(openid: string, cloudPath: string, bytes = Buffer.from('\x89PNG fake image bytes')): Promise<string> {
+    const form = new FormData()
+    form.set('cloudPath', cloudPath)
+    form.set('file', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'avatar.png')
+    const res = await fetch(`${t.url}/storage/client-upload`, { method: 'POST', headers: { 'x-wx-openid': openid }, body: form })
+    expect(res.status).toBe(200)
+    return ((await res.json()) as { fileID: string }).fileID
+  }
+  const checks = () => t.cloud.store.find('_media_checks', { query: {}, limit: 1000 })
+  const exists = (fileId: string) => t.cloud.storage.exists(fileId.replace(/^cloud:\/\/[^/]+\//, ''))
+  const push = (event: Record<string, unknown>) => callGateway<{ result: unknown }>(t.url, 'user', event)
+
+  beforeAll(async () => {
+    for (const openid of ['o-ava', 'o-eve']) await callAction(t.url, 'user', 'login', {}, openid)
+  })
+
+  test("an avatar uploaded to the caller's own folder is stored, shown at a temporary address and submitted to the asynchronous content check", async () => {
+    const fileId = await upload('o-ava', 'avatars/o-ava/1.png')
+    const reply = await callAction<UserOutputs['updateProfile']>(t.url, 'user', 'updateProfile', { avatarUrl: fileId }, 'o-ava')
+    expect(reply).toMatchObject({ ok: true, data: { avatarUrl: fileId } })
+    const shown = reply.ok ? reply.data.avatar : ''
+    expect(await fetch(shown).then(async (r) => [r.status, Buffer.from(await r.arrayBuffer()).toString()])).toEqual([200, '\x89PNG fake image bytes'])
+    const check = checks().find((c) => c.openid === 'o-ava')
+    expect(check).toMatchObject({ media_type: 2, scene: 1, openid: 'o-ava' })
+    expect(String(check?.media_url)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/storage\/file\/avatars\/o-ava\/1\.png\?/)
+    expect(storedUser('o-ava')).toMatchObject({ avatarUrl: fileId, avatarCheck: { traceId: check?._id, status: 'pending' } })
+    const calls = await fetch(`${t.url}/_/invocations?fn=user&limit=1`).then((r) => r.json() as Promise<{ invocations: { openapi: Record<string, number> }[] }>)
+    expect(calls.invocations[0]?.openapi).toEqual({ 'security.mediaCheckAsync': 1 })
+    // The profile carries the address to show it at, on every read.
+    const login = await callAction<Login>(t.url, 'user', 'login', {}, 'o-ava')
+    expect(login.ok && login.data.user.avatar).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/storage\/file\/avatars\/o-ava\/1\.png\?/)
+  })
+
+  test('a new avatar replaces the old one, whose file leaves storage', async () => {
+    const first = await upload('o-ava', 'avatars/o-ava/2.png')
+    expect((await callAction(t.url, 'user', 'updateProfile', { avatarUrl: first }, 'o-ava')).ok).toBe(true)
+    const second = await upload('o-ava', 'avatars/o-ava/3.png')
+    expect((await callAction(t.url, 'user', 'updateProfile', { avatarUrl: second }, 'o-ava')).ok).toBe(true)
+    expect(exists(first)).toBe(false)
+    expect(exists(second)).toBe(true)
+    expect(storedUser('o-ava')?.avatarUrl).toBe(second)
+  })
+
+  test.each([
+    ["in someone else's folder", 'avatars/o-eve/x.png', 'o-eve', '头像不是你上传的文件，请重新选择。'],
+    ['outside the avatars folder', 'feedback/o-ava/x.png', 'o-ava', '头像不是你上传的文件，请重新选择。'],
+  ])('an avatar %s is refused with INVALID_INPUT and nothing changes', async (_name, cloudPath, owner, message) => {
+    const fileId = await upload(owner, cloudPath)
+    const before = storedUser('o-ava')
+    const checked = checks().length
+    expect(await callAction(t.url, 'user', 'updateProfile', { avatarUrl: fileId }, 'o-ava')).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', message } })
+    expect(storedUser('o-ava')).toEqual(before)
+    expect(checks()).toHaveLength(checked)
+  })
+
+  test('an avatar file that was never uploaded is refused and nothing changes', async () => {
+    const before = storedUser('o-ava')
+    const reply = await callAction(t.url, 'user', 'updateProfile', { avatarUrl: 'cloud://local.bucket/avatars/o-ava/missing.png' }, 'o-ava')
+    expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', message: '头像没有上传成功，请重新选择。' } })
+    expect(storedUser('o-ava')).toEqual(before)
+  })
+
+  test('when the content check cannot be reached, the avatar is not stored', async () => {
+    const fileId = await upload('o-eve', 'avatars/o-eve/1.png')
+    t.cloud.store.insert('_openapi_faults', [{ api: 'security.mediaCheckAsync', errcode: -1, touser: 'o-eve' }])
+    const before = storedUser('o-eve')
+    expect(await callAction(t.url, 'user', 'updateProfile', { avatarUrl: fileId }, 'o-eve')).toMatchObject({ ok: false, error: { code: 'INTERNAL' } })
+    expect(storedUser('o-eve')).toEqual(before)
+  })
+
+  test("WeChat's verdict, pushed later: risky takes the avatar down and deletes its file; pass keeps it; found by trace id only", async () => {
+    const fileId = await upload('o-eve', 'avatars/o-eve/2.png')
+    expect((await callAction(t.url, 'user', 'updateProfile', { avatarUrl: fileId }, 'o-eve')).ok).toBe(true)
+    const traceId = storedUser('o-eve')?.avatarCheck.traceId as string
+    const verdict = (suggest: string, trace = traceId) => push({ ToUserName: 'gh_app', FromUserName: 'o-eve', MsgType: 'event', Event: 'wxa_media_check', appid: 'wx0', trace_id: trace, version: 2, result: { suggest, label: suggest === 'risky' ? 20002 : 100 } })
+
+    expect((await verdict('pass', 'no-such-trace')).body.result).toEqual({ ok: true, data: { applied: false } })
+    expect((await verdict('pass')).body.result).toEqual({ ok: true, data: { applied: true, status: 'pass' } })
+    expect(storedUser('o-eve')).toMatchObject({ avatarUrl: fileId, avatarCheck: { status: 'pass' } })
+
+    expect((await verdict('risky')).body.result).toEqual({ ok: true, data: { applied: true, status: 'risky' } })
+    expect(storedUser('o-eve')).toMatchObject({ avatarUrl: '', avatarCheck: { status: 'risky' } })
+    expect(exists(fileId)).toBe(false)
+    expect(await callAction(t.url, 'user', 'profile', {}, 'o-eve')).toMatchObject({ ok: true, data: { avatarUrl: '', avatar: '' } })
+
+    expect((await push({ Event: 'wxa_media_check', trace_id: traceId, result: { suggest: 'maybe' } })).body.result).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } })
   })
 })

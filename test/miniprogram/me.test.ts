@@ -1,18 +1,40 @@
 /**
  * The Me page against a real local cloud running the real `user` function: the profile created on
- * first login, the nickname editor and its checks (on the device and by the content check in the
- * cloud), the entries, and a failed login.
+ * first login, the avatar (WeChat's chooser, an upload to the user's own folder, the cloud's content
+ * check, the 完善资料 task it completes), the nickname editor and its checks (on the device and by
+ * the content check in the cloud), the entries, and a failed login.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
 import path from 'node:path'
 import type { Result } from '../../cloudfunctions/_shared/contract'
 import type { UserOutputs, UserProfile } from '../../cloudfunctions/user/api'
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { mountPage, type Mounted } from './harness/mount'
-import { callFunction, deadUrl } from './harness/net'
+import { adminRequest, callFunction, deadUrl } from './harness/net'
 import { nativeAttr, ownerData, typeInto } from './harness/nodes'
+import { uploadFileOver } from './harness/upload'
 import { createWx, type FakeWx } from './harness/wx'
+
+/** A GET over real HTTP (jsdom has no fetch). */
+function getText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks).toString()))
+    }).on('error', reject)
+  })
+}
+
+/** Fires a component event (WeChat's `chooseavatar`) on a rendered element, as the runtime would. */
+function fire(target: Element, name: string, detail: Record<string, unknown>): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exparser = require('miniprogram-exparser') as { Event: { dispatchEvent(node: unknown, event: unknown): void; create(name: string, detail: unknown, options: unknown): unknown } }
+  exparser.Event.dispatchEvent((target as Element & { __wxElement?: unknown }).__wxElement, exparser.Event.create(name, detail, { bubbles: false, composed: false }))
+}
 
 const PAGE = 'packages/me/index'
 const OPENID_KEY = 'local-cloud:openid'
@@ -84,7 +106,8 @@ function button(m: Mounted, label: string): Element {
 }
 
 const nicknameInput = (m: Mounted) => m.find('t-input__control')[0]!
-const saveEnabled = (m: Mounted) => ownerData(button(m, '保存')).disabled !== true
+/** 保存 is on the page only while there is a nickname to save. */
+const saveEnabled = (m: Mounted) => m.find('t-button').some((b) => b.textContent?.trim() === '保存' && ownerData(b).disabled !== true)
 const updates = (m: Mounted) => m.fake.log.requests.filter((r) => (r.data as { action?: string }).action === 'updateProfile')
 
 /** "2026年11月25日" from the function's `YYYY-MM-DD`. */
@@ -132,8 +155,7 @@ test('editing the nickname: typing enables 保存; saving shows the name, says �
   expect(saveEnabled(m)).toBe(false)
   await typeInto(input, '   ')
   expect(saveEnabled(m)).toBe(false)
-  await m.tap(button(m, '保存'))
-  expect(updates(m)).toEqual([])
+  expect(m.text()).not.toContain('保存')
 
   // Picking the WeChat nickname offered above the keyboard arrives as a change event.
   await typeInto(input, '小满', 'change')
@@ -198,19 +220,78 @@ test('a nickname over 20 characters is refused on the device, without a request;
   expect((await cloudProfile(openidOf(m))).nickname).toBe('字'.repeat(20))
 })
 
-test('entries: "浏览全部指南" goes home; feedback and contact are the platform\'s own buttons', async () => {
+test('entries: "浏览全部指南" goes home; one entry for feedback, the form (which leads to replies and WeChat\'s own channels)', async () => {
   const m = await open(device())
-  const entry = m.find('t-cell').find((el) => el.textContent?.includes('浏览全部指南'))
-  expect(entry).toBeDefined()
-  await m.tap(entry!)
+  const cells = m.find('t-cell__title-text').map((el) => el.textContent?.trim())
+  expect(cells).toEqual(['浏览全部指南', '反馈'])
+  await m.tap(m.find('t-cell').find((el) => el.textContent?.includes('浏览全部指南'))!)
   expect(m.fake.log.reLaunch).toEqual(['/pages/home/index'])
   expect(m.fake.log.navigateTo).toEqual([])
+  await m.tap(m.find('t-cell').find((el) => el.textContent?.includes('反馈'))!)
+  expect(m.fake.log.navigateTo).toEqual(['/packages/feedback/form/index?from=packages/me/index'])
+  expect(m.text()).not.toMatch(/意见反馈|反馈与建议|投诉与反馈|联系客服/)
+  expect(m.find('feedback-entry')).toHaveLength(0)
+})
 
-  const channels = m.find('me__channel')
-  expect(channels.map((el) => [el.tagName.toLowerCase(), el.textContent?.trim(), nativeAttr(el, 'openType')])).toEqual([
-    ['wx-button', '意见反馈', 'feedback'],
-    ['wx-button', '联系客服', 'contact'],
-  ])
+test('the avatar: WeChat\'s chooser on the avatar, uploaded to the user\'s own folder, checked in the cloud and shown; 完善资料 can then be completed', async () => {
+  const openid = await existingUser('小满')
+  const fake = device(openid)
+  const uploaded: string[] = []
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'me-avatar-'))
+  const picked = path.join(dir, 'tmp_avatar.png')
+  writeFileSync(picked, Buffer.from('\x89PNG a photo'))
+  Object.assign(fake.wx, { uploadFile: uploadFileOver((fileId) => uploaded.push(fileId)) })
+  try {
+    const m = await open(fake)
+    const avatar = m.find('me__avatar')[0]!
+    expect([avatar.tagName.toLowerCase(), nativeAttr(avatar, 'openType')]).toEqual(['wx-button', 'chooseAvatar'])
+    expect(textOf(m, 'me__avatar')).toEqual(['小'])
+    expect(m.text()).toContain('点头像，换成你的照片')
+
+    fire(avatar, 'chooseavatar', { avatarUrl: picked })
+    await m.waitFor(() => m.fake.log.toasts.length > 0, 'the toast')
+    expect(m.fake.log.toasts).toEqual([{ title: '头像已更新', icon: 'success' }])
+    expect(uploaded).toHaveLength(1)
+    expect(uploaded[0]).toMatch(new RegExp(`^cloud://[^/]+/avatars/${openid}/[a-z0-9]+\\.png$`))
+    const profile = await cloudProfile(openid)
+    expect(profile.avatarUrl).toBe(uploaded[0])
+    // Shown from the cloud's address for it, which serves the picked photo.
+    expect(nativeAttr(m.find('me__avatar-image')[0]!, 'src')).toBe(m.page.data.avatar)
+    expect(await getText(m.page.data.avatar as string)).toBe('\x89PNG a photo')
+    expect(m.text()).not.toContain('点头像')
+    // Submitted to WeChat's asynchronous content check.
+    const checks = (await adminRequest(cloud.url, { action: 'database.getDocument', collectionName: '_media_checks', queryType: 'WHERE', query: JSON.stringify({ openid }), limit: 10 })).body.data.list as string[]
+    expect(checks.map((c) => JSON.parse(c) as { scene: number; media_type: number })).toEqual([expect.objectContaining({ scene: 1, media_type: 2 })])
+    // With a nickname and an avatar, the task 完善资料 (设置头像和昵称) is complete.
+    const tasks = (await callFunction(cloud.url, 'incentives', 'tasks', {}, openid)) as Result<{ items: { id: string; claimable: boolean; progress: number; target: number }[] }>
+    if (!tasks.ok) throw new Error(tasks.error.message)
+    expect(tasks.data.items.find((t) => t.id === 'profile')).toMatchObject({ progress: 1, target: 1, claimable: true })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('an avatar the cloud refuses (not in the user\'s folder, say): the message, and the old look stays', async () => {
+  const openid = await existingUser('阿木')
+  const fake = device(openid)
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'me-avatar-'))
+  const picked = path.join(dir, 'tmp_avatar.png')
+  writeFileSync(picked, Buffer.from('\x89PNG a photo'))
+  // An upload that lands somewhere else than the device asked (a tampered client).
+  Object.assign(fake.wx, { uploadFile: uploadFileOver(() => undefined) })
+  const upload = fake.wx.uploadFile as (o: { formData: Record<string, string> }) => void
+  fake.wx.uploadFile = (o: { formData: Record<string, string> }) => upload({ ...o, formData: { ...o.formData, cloudPath: `avatars/dev-someoneelse1/x.png` } })
+  try {
+    const m = await open(fake)
+    fire(m.find('me__avatar')[0]!, 'chooseavatar', { avatarUrl: picked })
+    await m.waitFor(() => m.fake.log.toasts.length > 0, 'the toast')
+    expect(m.fake.log.toasts).toEqual([{ title: '头像不是你上传的文件，请重新选择。', icon: 'none' }])
+    expect(m.page.data.avatar).toBe('')
+    expect(textOf(m, 'me__avatar')).toEqual(['阿'])
+    expect((await cloudProfile(openid)).avatarUrl).toBe('')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('login fails: the network message, and 重新加载 works once the cloud is reachable', async () => {

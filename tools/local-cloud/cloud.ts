@@ -35,6 +35,7 @@ import {
   OPENAPI_NOT_FOUND,
   type OpenApiContext,
   OPENAPI_FAULTS,
+  MEDIA_CHECKS,
   OUTBOX,
   platformError,
 } from './protocol/openapi'
@@ -192,7 +193,7 @@ export class LocalCloud {
     this.store = new DocumentStore({
       file: path.join(this.dataDir, 'db.sqlite'),
       env: this.env,
-      collections: { ...manifest, [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] }, [OPENAPI_FAULTS]: { indexes: [] } },
+      collections: { ...manifest, [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] }, [OPENAPI_FAULTS]: { indexes: [] }, [MEDIA_CHECKS]: { indexes: [] } },
     })
     this.storage = new Storage(this.dataDir, this.env, () => this.url)
     this.words = loadWordList(options.wordsFile ?? DEFAULT_WORDS_FILE)

@@ -1,15 +1,17 @@
 /**
  * Me: the user's profile (from the `user` function: created on first launch, first-seen day),
- * the membership level (from the `incentives` function: progress to the next level, perks),
- * the nickname editor (WeChat's nickname input, checked by the content-security API in the cloud),
- * and the entries to the rest of the app.
+ * the membership level (from the `incentives` function: progress to the next level, perks), the
+ * avatar (WeChat's avatar chooser, uploaded to the user's own folder in cloud storage and checked by
+ * the content-security API in the cloud), the nickname editor (WeChat's nickname input, checked
+ * the same way), and the entries to the rest of the app.
  */
 import type { UserProfile } from '../../../cloudfunctions/user/api'
 import { api } from '../../core/api'
 import { type CachePolicy, swr } from '../../core/cache'
-import { call, describeError } from '../../core/cloud'
+import { call, CloudError, describeError } from '../../core/cloud'
 import { formatCalendarDay } from '../../core/format'
 import { currentUser, setCurrentUser } from '../../core/session'
+import { uploadFile } from '../../core/storage'
 import { trackedPage } from '../../core/tracked-page'
 import { levelView } from './level'
 
@@ -22,8 +24,8 @@ export interface Entry {
 
 export const ENTRIES: Entry[] = [
   { title: '浏览全部指南', note: '按分类查看', url: '/pages/home/index' },
-  { title: '反馈与建议', note: '问题和想法都可以说', url: '/packages/feedback/form/index?from=packages/me/index' },
-  { title: '我的反馈', note: '进度和回复', url: '/packages/feedback/mine/index' },
+  // The one way to feedback from here: the form leads to 我的反馈 (replies) and WeChat's own channels.
+  { title: '反馈', note: '问题、建议和回复', url: '/packages/feedback/form/index?from=packages/me/index' },
 ]
 
 /** The incentive pages (subpackage `incentives`, preloaded from here). */
@@ -48,11 +50,17 @@ function nicknameToSave(draft: string, user: UserProfile | null): string {
   return nickname === user?.nickname ? '' : nickname
 }
 
+/** The function words its avatar refusals for users (not your file, not uploaded): shown as they are. */
+function avatarProblem(err: unknown): string {
+  return err instanceof CloudError && err.code === 'INVALID_INPUT' && /[\u4e00-\u9fff]/.test(err.message) ? err.message : describeError(err)
+}
+
 function view(user: UserProfile) {
   const name = user.nickname || '微信用户'
   return {
     user,
     name,
+    avatar: user.avatar,
     // By code point: a nickname often starts with an emoji, which slice(0, 1) would cut in half.
     initial: Array.from(name)[0] ?? '',
     // The day the function recorded, not recomputed here: both sides agree on what "joined" means.
@@ -71,6 +79,9 @@ Component({
     user: null as UserProfile | null,
     name: '',
     initial: '',
+    /** What the avatar shows: the stored one, or the picked photo while it uploads. */
+    avatar: '',
+    avatarSaving: false,
     sinceText: '',
     draft: '',
     canSave: false,
@@ -144,6 +155,26 @@ Component({
       } catch (err) {
         this.setData({ saving: false })
         wx.showToast({ title: describeError(err), icon: 'none' })
+      }
+    },
+
+    /** WeChat's avatar chooser answered: upload to `avatars/<openid>/`, then store it (the cloud checks it). */
+    async onChooseAvatar(e: WechatMiniprogram.CustomEvent<{ avatarUrl: string }>) {
+      const path = e.detail.avatarUrl
+      if (!path || this.data.avatarSaving || this.data.status !== 'ready') return
+      const shown = this.data.avatar
+      this.setData({ avatar: path, avatarSaving: true })
+      try {
+        const { openid } = await currentUser()
+        const ext = /\.(jpe?g|png|webp)$/i.exec(path)?.[1]?.toLowerCase() ?? 'jpg'
+        const fileId = await uploadFile(`avatars/${openid}/${Date.now().toString(36)}.${ext}`, path)
+        const user = await api.user.updateProfile({ avatarUrl: fileId })
+        setCurrentUser(user)
+        this.setData({ avatarSaving: false, user, avatar: user.avatar })
+        wx.showToast({ title: '头像已更新', icon: 'success' })
+      } catch (err) {
+        this.setData({ avatar: shown, avatarSaving: false })
+        wx.showToast({ title: avatarProblem(err), icon: 'none' })
       }
     },
 

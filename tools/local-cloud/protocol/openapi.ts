@@ -7,6 +7,8 @@
  *  - subscribeMessage.send   -> stored in the `_outbox` collection to inspect
  *  - wxacode.getUnlimited    -> a real PNG QR code that encodes page + scene
  *  - security.msgSecCheck    -> a configurable word list (v1 and v2)
+ *  - security.mediaCheckAsync -> a trace_id; the check is stored in `_media_checks` (the verdict is
+ *    WeChat's later push, which a test or a developer sends to the function: docs/local-cloud.md)
  */
 import { existsSync, readFileSync } from 'node:fs'
 import protobuf from 'protobufjs'
@@ -252,8 +254,28 @@ function msgSecCheck(ctx: OpenApiContext, params: Record<string, unknown>): Open
   })
 }
 
+// ---- security.mediaCheckAsync --------------------------------------------------------------------
+
+/** Media submitted for the asynchronous check: `{ _id: trace_id, media_url, media_type, scene, openid, at }`. */
+export const MEDIA_CHECKS = '_media_checks'
+
+function mediaCheckAsync(ctx: OpenApiContext, params: Record<string, unknown>): OpenApiReply {
+  const { media_url: url, media_type: type, version, scene, openid } = params
+  if (typeof url !== 'string' || !/^https?:\/\/\S+$/.test(url)) return wxError(40001, 'invalid media_url')
+  if (type !== 1 && type !== 2) return wxError(40097, 'invalid args: media_type must be 1 (audio) or 2 (image)')
+  if (version !== 2) return wxError(40097, 'invalid args: version must be 2')
+  if (scene !== 1 && scene !== 2 && scene !== 3 && scene !== 4) return wxError(40097, 'invalid args: scene must be 1, 2, 3 or 4')
+  if (typeof openid !== 'string' || openid.length === 0) return wxError(40003, 'invalid openid')
+  const fault = takeFault(ctx, 'security.mediaCheckAsync', openid)
+  if (fault !== undefined) return wxError(fault, FAULT_MESSAGES[fault] ?? 'error')
+  const traceId = `local-media-${ctx.now().getTime().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+  ctx.store.insert(MEDIA_CHECKS, [{ _id: traceId, media_url: url, media_type: type, scene, openid, at: ctx.now() }])
+  return json({ errcode: 0, errmsg: 'ok', trace_id: traceId })
+}
+
 export const OPENAPI_HANDLERS: Record<string, (ctx: OpenApiContext, params: Record<string, unknown>) => OpenApiReply | Promise<OpenApiReply>> = {
   'subscribeMessage.send': subscribeMessageSend,
   'wxacode.getUnlimited': wxacodeGetUnlimited,
   'security.msgSecCheck': msgSecCheck,
+  'security.mediaCheckAsync': mediaCheckAsync,
 }
