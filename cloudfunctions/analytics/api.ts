@@ -113,7 +113,7 @@ export interface DayTotals {
 export interface RetentionCohort {
   day: string
   size: number
-  /** One entry per RETENTION_DAYS offset: the share of the cohort active on exactly that day; null when that day has not come yet (or has no rollup). */
+  /** One entry per RETENTION_DAYS offset: the share of the cohort active on exactly that day; null until that day is over (or when it has no rollup). */
   rates: (number | null)[]
 }
 
@@ -136,7 +136,7 @@ export interface FunnelResult {
 export interface ChannelRow {
   channel: string
   newUsers: number
-  /** Retention of these new users; null until the day after has been rolled up. */
+  /** Retention of these new users; null until a cohort's day n is over and rolled up. */
   d1: number | null
   d7: number | null
 }

@@ -196,11 +196,13 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
       await requireAdmin(ctx)
       const last = RETENTION_DAYS[RETENTION_DAYS.length - 1]!
       const docs = await dailyDocs(dayRange(from, addDays(to, last)), { day: true, newUsers: true, returning: true })
+      const now = today()
       const cohorts = dayRange(from, to).map((day) => {
         const size = docs.get(day)?.newUsers ?? 0
         const rates = RETENTION_DAYS.map((n) => {
           const later = docs.get(addDays(day, n))
-          if (!later) return null
+          // Today is still under way: its users may yet come back, so its rate is not known.
+          if (!later || later.day >= now) return null
           return ratio(later.returning.find((r) => r.n === n)?.users ?? 0, size)
         })
         return { day, size, rates }
@@ -247,6 +249,7 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
 
     async channels({ from, to }, ctx) {
       await requireAdmin(ctx)
+      const now = today()
       const docs = await dailyDocs(dayRange(from, addDays(to, 7)), { day: true, newUsersByChannel: true, returningByChannel: true })
       const rows = new Map<string, { newUsers: number; d1: number; d1Base: number; d7: number; d7Base: number }>()
       const row = (channel: string) => rows.get(channel) ?? rows.set(channel, { newUsers: 0, d1: 0, d1Base: 0, d7: 0, d7Base: 0 }).get(channel)!
@@ -254,13 +257,14 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
         const cohort = docs.get(day)
         if (!cohort) continue
         for (const { channel, users } of cohort.newUsersByChannel) row(channel).newUsers += users
-        // A cohort counts towards Dn only once day + n has been rolled up.
+        // A cohort counts towards Dn only once day + n has been rolled up and is over (today, under
+        // way, would count its users as not back yet): until then Dn is null, shown as —.
         for (const [n, key, base] of [
           [1, 'd1', 'd1Base'],
           [7, 'd7', 'd7Base'],
         ] as const) {
           const later = docs.get(addDays(day, n))
-          if (!later) continue
+          if (!later || later.day >= now) continue
           for (const { channel, users } of cohort.newUsersByChannel) row(channel)[base] += users
           for (const r of later.returningByChannel) row(r.channel)[key] += r[key]
         }

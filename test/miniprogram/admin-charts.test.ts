@@ -8,7 +8,7 @@ import { formatDuration, formatPercent } from '../../miniprogram/core/format'
 import { type ChartData, draw, labelledDays, type Layout, niceScale } from '../../miniprogram/packages/admin/components/line-chart/draw'
 import { addDays, daysIn, lastDays, MAX_RANGE_DAYS, presetOf, rangeProblem, shanghaiToday } from '../../miniprogram/packages/admin/range'
 import { type Op, Recorder } from './harness/canvas'
-import { change, channelLabel, channelRows, errorsView, funnelViews, heatColor, overviewCards, retentionTable, trendCharts, updatedText } from '../../miniprogram/packages/admin/view'
+import { change, channelLabel, channelRows, errorsView, funnelViews, heatColor, leadDayText, overviewCards, retentionTable, todayText, trendCharts } from '../../miniprogram/packages/admin/view'
 
 const SIZE = { width: 300, height: 180, dpr: 2 }
 const BLUE = '#0052d9'
@@ -243,12 +243,16 @@ describe('tab views', () => {
     ])
     expect(change(5, 4)).toEqual({ text: '↑25.0%', trend: 'up' })
     expect(change(3, 4)).toEqual({ text: '↓25.0%', trend: 'down' })
-    expect(updatedText(totals('2026-11-24', { computedAt: '2026-11-24T06:05:00.000Z' }))).toBe('今日数据更新于 14:05（每小时更新）')
-    expect(updatedText(totals('2026-11-24'))).toBe('今日数据还未统计（每小时更新）')
+    // Today so far is a line of its own, in Shanghai time, never compared with whole days.
+    expect(todayText(totals('2026-11-24', { uv: 32, pv: 12345, newUsers: 12, computedAt: '2026-11-24T06:05:00.000Z' }))).toBe('今日截至 14:05：访问用户 32 · 浏览次数 1.2万 · 新用户 12')
+    expect(todayText(totals('2026-11-24'))).toBe('今日数据还未统计（每小时更新）')
+    expect(todayText(null)).toBe('今日数据还未统计（每小时更新）')
+    expect(leadDayText('2026-11-07')).toBe('昨日 11月7日')
   })
 
-  test('trend charts: UV and PV together, new users, D1 retention as shares', () => {
-    const charts = trendCharts([totals('2026-11-23', { uv: 3, pv: 9, newUsers: 1, d1Retention: null }), totals('2026-11-24', { uv: 4, pv: 7, newUsers: 2, d1Retention: 0.5 })])
+  test('trend charts: whole days only (today, under way, is left out), UV and PV together, new users, D1 retention as shares', () => {
+    const today = totals('2026-11-25', { uv: 1, pv: 1, newUsers: 0, d1Retention: 0 })
+    const charts = trendCharts([totals('2026-11-23', { uv: 3, pv: 9, newUsers: 1, d1Retention: null }), totals('2026-11-24', { uv: 4, pv: 7, newUsers: 2, d1Retention: 0.5 }), today], '2026-11-25')
     expect(charts.visits.days).toEqual(['2026-11-23', '2026-11-24'])
     expect(charts.visits.series.map((s) => [s.name, s.values])).toEqual([
       ['访问用户', [3, 4]],
@@ -307,11 +311,16 @@ describe('tab views', () => {
 
   test('channels: names for the function\'s channel keys, retention as % or — until known', () => {
     expect(channelLabel('share')).toBe('好友分享')
-    expect(channelLabel('scene_1047')).toBe('扫小程序码 1047')
+    // One language in the table: WeChat's scene names, the usual sources in Chinese; what nobody listed stays as typed.
+    expect(channelLabel('scene_1047')).toBe('扫小程序码')
+    expect(channelLabel('scene_1006')).toBe('发现页小程序搜索')
     expect(channelLabel('scene_1234')).toBe('场景 1234')
     expect(channelLabel('unknown')).toBe('未知')
-    expect(channelLabel('poster')).toBe('poster')
-    expect(channelRows({ rows: [{ channel: 'poster', newUsers: 12000, d1: 0.3333, d7: null }] })).toEqual([{ channel: 'poster', newUsers: '1.2万', d1: '33.3%', d7: '—' }])
+    expect(channelLabel('poster')).toBe('海报')
+    expect(channelLabel('official_account')).toBe('公众号')
+    expect(channelLabel('moments_ad')).toBe('朋友圈广告')
+    expect(channelLabel('my_newsletter')).toBe('my_newsletter')
+    expect(channelRows({ rows: [{ channel: 'poster', newUsers: 12000, d1: 0.3333, d7: null }] })).toEqual([{ channel: '海报', newUsers: '1.2万', d1: '33.3%', d7: '—' }])
   })
 
   test('errors: totals over the range, a chart of errors and affected sessions, the top messages', () => {

@@ -13,7 +13,7 @@ import { currentUser } from '../../core/session'
 import { trackedPage } from '../../core/tracked-page'
 import { experimentResults, query, recomputeExperiments } from './data'
 import { type DayRange, DEFAULT_DAYS, PRESET_DAYS, addDays, daysIn, lastDays, presetOf, rangeProblem, shanghaiToday } from './range'
-import { alertsText, channelRows, errorsView, experimentViews, funnelViews, overviewCards, retentionTable, trendCharts, updatedText } from './view'
+import { alertsText, channelRows, errorsView, experimentViews, funnelViews, leadDayText, overviewCards, retentionTable, todayText, trendCharts } from './view'
 
 type Tab = 'overview' | 'retention' | 'funnels' | 'channels' | 'errors' | 'experiments'
 type Status = 'loading' | 'ready' | 'error'
@@ -63,6 +63,7 @@ Component({
     errorText: '',
     skeleton: [{ width: '40%' }, { width: '100%', height: '240rpx' }, { width: '70%' }],
     updated: '',
+    leadDay: '',
     cards: [] as ReturnType<typeof overviewCards>,
     charts: null as ReturnType<typeof trendCharts> | null,
     retention: null as ReturnType<typeof retentionTable> | null,
@@ -94,10 +95,7 @@ Component({
 
     onPullDownRefresh() {
       // Access may have been granted meanwhile: ask again.
-      if (this.data.access === 'denied') {
-        this.setData({ access: 'unknown', status: loading() })
-        wx.setNavigationBarTitle({ title: '数据看板' })
-      }
+      if (this.data.access === 'denied') this.setData({ access: 'unknown', status: loading() })
       // After midnight, "the last 14 days" has moved on.
       const today = shanghaiToday()
       const preset = this.data.preset
@@ -176,11 +174,16 @@ Component({
         case 'overview': {
           let overview: AnalyticsOutputs['overview'] | null = null
           let trend: AnalyticsOutputs['trend'] | null = null
+          // The cards lead with yesterday, a whole day; today so far is a line of its own (from the trend).
+          const today = this.data.today
+          const yesterday = addDays(today, -1)
           const render = () => {
-            if (overview && trend) show({ cards: overviewCards(overview), updated: updatedText(overview.today), charts: trendCharts(trend.days) })
+            if (!overview || !trend) return
+            const now = trend.days.find((d) => d.day === today) ?? null
+            show({ cards: overviewCards(overview), leadDay: leadDayText(yesterday), updated: todayText(now), charts: trendCharts(trend.days, today) })
           }
           const [o, t] = await Promise.all([
-            query('overview', { day: this.data.today }, force, (fresh) => {
+            query('overview', { day: yesterday }, force, (fresh) => {
               overview = fresh
               render()
             }),
@@ -257,10 +260,9 @@ Component({
       if (title) wx.showToast({ title, icon: 'none' })
     },
 
-    /** Not an admin: say so, and show the OpenID an admin would add (from the shared login). */
+    /** Not an admin: say so, and show the OpenID an admin would add (from the shared login); how to add one is in the docs, not on screen. */
     deny() {
       this.setData({ access: 'denied' })
-      wx.setNavigationBarTitle({ title: '无权访问' })
       currentUser().then(
         (user) => this.setData({ openid: user.openid }),
         () => undefined, // the explanation stands without it

@@ -26,7 +26,7 @@ export interface MetricCard {
   vsWeekAgo: Change | null
 }
 
-/** Relative change from `base` to `now`: "↑12.5%", "↓3.0%", "持平"; null when there is no base to compare with. */
+/** Relative change from `base` to `now` (whole days both): "↑12.5%", "↓3.0%", "持平"; null when there is no base to compare with. */
 export function change(now: number | null, base: number | null): Change | null {
   if (now === null || base === null || base === 0) return null
   const ratio = (now - base) / base
@@ -42,6 +42,10 @@ const METRICS: { key: MetricCard['key']; title: string }[] = [
   { key: 'd1Retention', title: '次日留存' },
 ]
 
+/**
+ * The four cards for a whole day (`o.today` is the day asked for: yesterday), against the day
+ * before it and the same weekday a week earlier.
+ */
 export function overviewCards(o: AnalyticsOutputs['overview']): MetricCard[] {
   return METRICS.map(({ key, title }) => {
     const show = (day: DayTotals) => (key === 'd1Retention' ? formatPercent(day.d1Retention) : formatCount(day[key]))
@@ -66,10 +70,19 @@ export function shanghaiClock(iso: string, withDay = false): string {
   return withDay ? `${t.slice(5, 10)} ${t.slice(11, 16)}` : t.slice(11, 16)
 }
 
-/** "今日数据更新于 14:05" from the rollup time (Asia/Shanghai), or that today has not been computed yet. */
-export function updatedText(today: DayTotals): string {
-  if (!today.computedAt) return '今日数据还未统计（每小时更新）'
-  return `今日数据更新于 ${shanghaiClock(today.computedAt)}（每小时更新）`
+/**
+ * Today so far, in one line: "今日截至 14:05：访问用户 32 · 浏览次数 89 · 新用户 12" from its hourly
+ * rollup (Asia/Shanghai time), or that today has not been computed yet. Today is never compared
+ * with whole days: the cards lead with yesterday.
+ */
+export function todayText(today: DayTotals | null): string {
+  if (!today?.computedAt) return '今日数据还未统计（每小时更新）'
+  return `今日截至 ${shanghaiClock(today.computedAt)}：访问用户 ${formatCount(today.uv)} · 浏览次数 ${formatCount(today.pv)} · 新用户 ${formatCount(today.newUsers)}`
+}
+
+/** "昨日 12月7日" from `2026-12-07`: the day the cards show. */
+export function leadDayText(day: string): string {
+  return `昨日 ${Number(day.slice(5, 7))}月${Number(day.slice(8, 10))}日`
 }
 
 export interface Chart {
@@ -77,7 +90,12 @@ export interface Chart {
   series: Series[]
 }
 
-export function trendCharts(days: DayTotals[]): { visits: Chart; newUsers: Chart; retention: Chart } {
+/**
+ * The trend charts over whole days only: `today`, still under way, would dive to a fraction of a
+ * day at the end of every line (and its D1 retention is not known before it ends).
+ */
+export function trendCharts(all: DayTotals[], today: string): { visits: Chart; newUsers: Chart; retention: Chart } {
+  const days = all.filter((t) => t.day < today)
   const d = days.map((t) => t.day)
   return {
     visits: {
@@ -184,25 +202,64 @@ export function funnelViews(funnels: FunnelResult[]): FunnelView[] {
 
 // ---- channels ------------------------------------------------------------------------------
 
-/** WeChat scenes a new user commonly arrives from (the rest show their number). */
+/** WeChat scenes a new user commonly arrives from, by WeChat's own names (the rest: 场景 and the number). */
 const SCENES: Record<string, string> = {
-  '1001': '发现页入口',
-  '1005': '微信搜索',
+  '1001': '发现页小程序入口',
+  '1005': '微信首页搜索',
+  '1006': '发现页小程序搜索',
   '1007': '单聊分享卡片',
   '1008': '群聊分享卡片',
   '1011': '扫二维码',
+  '1012': '长按识别二维码',
+  '1014': '订阅消息',
+  '1020': '公众号主页',
+  '1035': '公众号菜单',
+  '1036': 'App 分享卡片',
+  '1037': '其他小程序',
+  '1043': '公众号模板消息',
+  '1045': '朋友圈广告',
   '1047': '扫小程序码',
-  '1089': '最近使用',
+  '1048': '长按识别小程序码',
+  '1053': '搜一搜',
+  '1058': '公众号文章',
+  '1065': 'URL Scheme',
+  '1067': '公众号文章广告',
+  '1074': '公众号会话卡片',
+  '1089': '聊天列表下拉',
+  '1145': '发现页搜一搜',
   '1154': '朋友圈单页',
+  '1167': '网页打开',
 }
 
-/** The function's channel key as a name: a channel or utm source as is, `share`, `scene_1047`, `unknown`. */
+/**
+ * Sources a link's utm_source or a channel code commonly names (lower case, as typed in links):
+ * the table says them in Chinese like everything else; a source not listed shows as it was typed.
+ */
+const SOURCES: Record<string, string> = {
+  poster: '海报',
+  official_account: '公众号',
+  moments_ad: '朋友圈广告',
+  wechat_ad: '微信广告',
+  ad: '广告',
+  invite: '好友邀请',
+  qrcode: '二维码',
+  offline: '线下物料',
+  email: '邮件',
+  sms: '短信',
+  weibo: '微博',
+  xiaohongshu: '小红书',
+  douyin: '抖音',
+  bilibili: 'B站',
+  zhihu: '知乎',
+}
+
+/** The function's channel key as a name: a channel code's or utm source, `share`, `scene_1047`, `unknown`. */
 export function channelLabel(channel: string): string {
   if (channel === 'share') return '好友分享'
   if (channel === 'unknown') return '未知'
   const scene = /^scene_(\d+)$/.exec(channel)
-  if (scene) return `${SCENES[scene[1]!] ?? '场景'} ${scene[1]}`
-  return channel
+  if (scene) return SCENES[scene[1]!] ?? `场景 ${scene[1]}`
+  return SOURCES[channel.toLowerCase()] ?? channel
 }
 
 export function channelRows(c: AnalyticsOutputs['channels']): { channel: string; newUsers: string; d1: string; d7: string }[] {
