@@ -22,9 +22,11 @@ export interface SizeReport {
  * Budgets in KB (1 KB = 1024 bytes). WeChat's hard limits are 2 MB per package and 20 MB in all.
  * Main is what every user downloads at launch, so it has the tight budget; a subpackage is paid only
  * by users who open it; the total bounds the sum (TDesign components that only one subpackage uses
- * are laid out in that subpackage, see subpackage-npm.ts).
+ * are laid out in that subpackage, see subpackage-npm.ts). Subpackages went from 40 to 42 KB with
+ * the fixes the screenshots called for (issue 13: the avatar chooser, the calendar's legend, the
+ * invite layout, the inbox's filters, names for channels and pages); issue 14 cuts sizes again.
  */
-export const BUDGET_KB = { main: 215, subpackage: 40, total: 440 }
+export const BUDGET_KB = { main: 215, subpackage: 42, total: 440 }
 
 /** Files the compiler emits that are not part of the uploaded package. */
 const NOT_PACKAGED = new Set(['project.config.json', 'project.private.config.json'])
