@@ -61,9 +61,14 @@ test('a page that throws while loading, one whose tap handler throws and one tha
   expect(readFileSync(path.join(out, 'index.html'), 'utf8')).toContain('3 failed')
 })
 
-test('states are picked by name or by prefix, in table order; an unknown name is a usage error before anything starts', () => {
-  expect(pickStates(fixtures.states, ['throws']).map((s) => s.name)).toEqual(['throws', 'throws-on-tap'])
-  expect(pickStates(fixtures.states, ['blank', 'ok']).map((s) => s.name)).toEqual(['ok', 'blank'])
+test('states are picked by name, or by a group\'s name, in table order; an unknown name is a usage error before anything starts', () => {
+  const names = (picked: { name: string }[]) => picked.map((s) => s.name)
+  // A state's own name picks it alone; a name no state has picks the group it prefixes.
+  expect(names(pickStates(fixtures.states, ['throws']))).toEqual(['throws'])
+  const table = ['home', 'home-error', 'admin-overview', 'admin-retention'].map((name) => ({ ...fixtures.states[0]!, name }))
+  expect(names(pickStates(table, ['admin']))).toEqual(['admin-overview', 'admin-retention'])
+  expect(names(pickStates(table, ['home', 'admin-retention']))).toEqual(['home', 'admin-retention'])
+  expect(names(pickStates(fixtures.states, ['blank', 'ok']))).toEqual(['ok', 'blank'])
   expect(pickStates(fixtures.states, []).length).toBe(4)
   expect(() => pickStates(fixtures.states, ['nope'])).toThrow('no such state: nope')
   const res = run('nope')

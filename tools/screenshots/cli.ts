@@ -4,7 +4,7 @@
  * WeChat frame, into screenshots/<state>.png (+ <state>.full.png) and screenshots/index.html.
  *
  *   npm run screenshots                      # every state
- *   npm run screenshots -- home checkin      # states by name (or prefix: `admin` = every admin-* state)
+ *   npm run screenshots -- home checkin      # states by name (a group's name picks its states: `admin` = every admin-*)
  *   npm run screenshots -- --only home,me    # the same, as one option
  *   npm run screenshots -- --list            # the states table
  *
@@ -23,7 +23,7 @@ const HELP = `Usage: npm run screenshots -- [state...] [options]
 Renders each page state in headless Chromium (Debian's chromium; CHROMIUM_PATH overrides) and
 writes screenshots/<state>.png, <state>.full.png and screenshots/index.html.
 
-  state...            only these states; a name, or a prefix followed by - (admin = admin-*)
+  state...            only these states: a state's name, or a group's (admin = every admin-* state)
   --only a,b          the same, comma-separated
   --list              print the states and exit
   --out <dir>         output folder (default screenshots/)
@@ -40,12 +40,17 @@ export interface StatesModule {
   states: State[]
 }
 
-/** The states named (exactly, or as a prefix before `-`), in table order; throws on a name that matches nothing. */
+/**
+ * The states named, in table order: a state's own name picks it alone; a name no state has picks
+ * the group it prefixes (`admin` → every `admin-*`). Throws on a name that picks nothing.
+ */
 export function pickStates(all: State[], names: string[]): State[] {
   if (names.length === 0) return all
-  const unknown = names.filter((n) => !all.some((s) => s.name === n || s.name.startsWith(`${n}-`)))
+  const picks = (n: string) => (all.some((s) => s.name === n) ? (s: State) => s.name === n : (s: State) => s.name.startsWith(`${n}-`))
+  const unknown = names.filter((n) => !all.some(picks(n)))
   if (unknown.length > 0) throw new Error(`no such state: ${unknown.join(', ')} (npm run screenshots -- --list)`)
-  return all.filter((s) => names.some((n) => s.name === n || s.name.startsWith(`${n}-`)))
+  const chosen = names.map(picks)
+  return all.filter((s) => chosen.some((pick) => pick(s)))
 }
 
 async function main(): Promise<number> {
