@@ -314,7 +314,7 @@ describe('avatar', () => {
   test("WeChat's verdict, pushed later: risky takes the avatar down and deletes its file; pass keeps it; found by trace id only", async () => {
     const fileId = await upload('o-eve', 'avatars/o-eve/2.png')
     expect((await callAction(t.url, 'user', 'updateProfile', { avatarUrl: fileId }, 'o-eve')).ok).toBe(true)
-    const traceId = storedUser('o-eve')?.avatarCheck.traceId as string
+    const traceId = (storedUser('o-eve')?.avatarCheck as { traceId: string }).traceId
     const verdict = (suggest: string, trace = traceId) => push({ ToUserName: 'gh_app', FromUserName: 'o-eve', MsgType: 'event', Event: 'wxa_media_check', appid: 'wx0', trace_id: trace, version: 2, result: { suggest, label: suggest === 'risky' ? 20002 : 100 } })
 
     expect((await verdict('pass', 'no-such-trace')).body.result).toEqual({ ok: true, data: { applied: false } })
