@@ -47,6 +47,10 @@ const OPENID_KEY = 'local-cloud:openid'
 let cloud: CloudProcess
 /** Categories a test added to the shared cloud (so later tab expectations stay right). */
 const addedCategories: SeedCategory[] = []
+// Longer than jest's 5 s, as the other page tests: a mount and its first cloud calls take longer than
+// that on a loaded 2-core machine, and a wait that fails reports the page text and runs the cleanup.
+jest.setTimeout(20_000)
+
 const mounted: Mounted[] = []
 
 beforeAll(async () => {

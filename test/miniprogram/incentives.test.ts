@@ -221,8 +221,9 @@ describe('check-in', () => {
     // Another visit: already done, nothing to tap.
     const again = await open(CHECKIN, device(openid))
     await ready(again.m)
-    expect(ownerData(button(again.m, '今日已签到')).disabled).toBe(true)
-    await again.m.tap(button(again.m, '今日已签到'))
+    expect(textOf(again.m.find('done')[0])).toBe('今日已签到，明天再来')
+    expect(again.m.find('t-button').some((b) => textOf(b).startsWith('签到'))).toBe(false)
+    await again.m.tap(again.m.find('done')[0]!)
     expect(requests(again.m, 'checkin')).toHaveLength(0)
     expect((await ledger(openid))).toHaveLength(1)
   })
@@ -595,7 +596,10 @@ describe('invite', () => {
     // Capitals and digits without look-alikes, in two groups of four: read out easily.
     expect(info.code).toMatch(/^[A-HJ-NP-Z2-9]{8}$/)
     expect(textOf(m.find('code__value')[0])).toBe(`${info.code.slice(0, 4)} ${info.code.slice(4)}`)
-    expect(m.find('reward').map(textOf)).toEqual(['+50 你得积分', '+20 好友得积分'])
+    expect(m.find('reward').map((el) => [textOf(inside(el, 'reward__points')[0]), textOf(inside(el, 'reward__label')[0])])).toEqual([
+      ['+50', '你得积分'],
+      ['+20', '好友得积分'],
+    ])
     expect(textOf(m.find('code__count')[0])).toBe('已成功邀请 0 位好友')
 
     // Sharing: the platform's share button; the shared path carries the code.
