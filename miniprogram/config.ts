@@ -7,11 +7,17 @@
  *   computer's LAN address here.
  * - `cloud`: `wx.cloud.callFunction` against the WeChat Cloud environment `cloudEnv`.
  *
- * A release build always uses `cloud`, whatever is set here.
+ * `build` (config.build.ts) is written by `npm run build` from deploy.config.json: the environment
+ * id, and `release: true` in the builds `npm run release` and `npm run preview` upload, which must
+ * use cloud mode (their pre-flight refuses a build that does not). To run DevTools against WeChat
+ * Cloud, change `'local'` below to `'cloud'`. A release version also falls back to `cloud` at run
+ * time (core/cloud.ts), whatever is set here.
  */
+import { build } from './config.build'
+
 export interface AppConfig {
   mode: 'local' | 'cloud'
-  /** WeChat Cloud environment id (云开发控制台 → 环境 ID). */
+  /** WeChat Cloud environment id (deploy.config.json `envId`; 云开发控制台 → 环境 ID). */
   cloudEnv: string
   localCloudUrl: string
   /** Per call, before a retry. */
@@ -19,8 +25,8 @@ export interface AppConfig {
 }
 
 export const config: AppConfig = {
-  mode: 'local',
-  cloudEnv: 'your-env-id',
+  mode: build.release ? 'cloud' : 'local',
+  cloudEnv: build.cloudEnv,
   localCloudUrl: 'http://127.0.0.1:8090',
   timeoutMs: 8000,
 }

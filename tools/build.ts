@@ -3,7 +3,8 @@
  * cloudfunctions/<name>/index.js, the folder WeChat DevTools or the CLI deploys as is, with
  * wx-server-sdk left external (the cloud installs it from the function's package.json).
  * Also bundles the local cloud's worker harness, and prepares the mini-program (TDesign built into
- * miniprogram_npm, icon rules pruned). Run by `npm install` (postinstall) and `npm test`.
+ * miniprogram_npm, icon rules pruned, the environment id from deploy.config.json written into
+ * miniprogram/config.build.ts). Run by `npm install` (postinstall) and `npm test`.
  *
  *   tsx tools/build.ts            build once
  *   tsx tools/build.ts --watch    rebuild on change
@@ -12,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
+import { configuredEnvId, writeBuildConfig } from './deploy/app-config'
 import { prepareMiniprogram } from './miniprogram/prepare'
 import { FUNCTIONS_DIR, ROOT, WORKER_BUNDLE } from './paths'
 
@@ -72,6 +74,8 @@ export async function buildAll(): Promise<{ functions: string[]; ms: number }> {
   const started = Date.now()
   const names = listFunctions()
   names.forEach(checkFunctionFolder)
+  // The mini-program's environment id, from deploy.config.json (a development build: mode stays local).
+  writeBuildConfig({ cloudEnv: configuredEnvId(), release: false })
   await Promise.all([esbuild.build(functionOptions(names)), esbuild.build(workerOptions())])
   return { functions: names, ms: Date.now() - started }
 }
