@@ -3,18 +3,11 @@
  * `npm start` (collections that already hold documents are left alone).
  */
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { templateKeys } from '../../cloudfunctions/_shared/templates'
-import { ROOT } from '../paths'
+import { DEMO_CONTENT_FILE, readDemoContent } from '../seed/demo-content'
 import type { DocumentStore } from './db/store'
 
-export const SEED_FILE = path.join(ROOT, 'tools/seed/guides.json')
-
-interface SeedFile {
-  categories: { _id: string; name: string; order: number }[]
-  guides: { _id: string; publishedAt: string; [key: string]: unknown }[]
-}
+export const SEED_FILE = DEMO_CONTENT_FILE
 
 /** A stable, plausible view count per guide so the demo does not look empty. */
 function demoViews(id: string): number {
@@ -22,13 +15,13 @@ function demoViews(id: string): number {
 }
 
 export function seedDemo(store: DocumentStore, file = SEED_FILE): { categories: number; guides: number } {
-  const seed = JSON.parse(readFileSync(file, 'utf8')) as SeedFile
+  const seed = readDemoContent(file)
   const loaded = { categories: 0, guides: 0 }
   if (store.count('categories', {}) === 0) {
     loaded.categories = store.insert('categories', seed.categories).length
   }
   if (store.count('guides', {}) === 0) {
-    const guides = seed.guides.map((g) => ({ ...g, publishedAt: new Date(g.publishedAt), views: demoViews(g._id) }))
+    const guides = seed.guides.map((g) => ({ ...g, views: demoViews(g._id) }))
     loaded.guides = store.insert('guides', guides).length
   }
   return loaded
