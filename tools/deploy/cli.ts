@@ -10,7 +10,10 @@
  *   npm run deploy -- --seed-demo                     also load the demo guides into empty collections
  *   npm run deploy -- --run-demo-experiments          leave the demo experiments running
  *   npm run deploy -- --force-code                    upload every function's code, even when current
+ *   npm run deploy -- --config deploy.staging.json    another environment's configuration
+ *   npm run deploy -- --secrets .env.staging          another secrets file (default .env.deploy)
  */
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { listFunctions } from '../build'
 import { applyPlan, DeployStepError } from './apply'
@@ -19,10 +22,10 @@ import { Clients } from './clients'
 import { DeployConfigError, loadSecrets, readDeployConfig } from './config'
 import { desiredState } from './desired'
 import { computePlan, formatPlan, operations, type Plan, SECTIONS, type Section } from './plan'
-import { errorsOf, preflight, readProjectAppid } from './preflight'
+import { errorsOf, formatProblems, preflightDocuments, preflightLocal, readProjectAppid } from './preflight'
 import { readRemoteState, type RemoteState } from './remote'
 
-const HELP = `npm run deploy -- [--dry-run] [--only ${SECTIONS.join('|')}[,...]] [--seed-demo] [--run-demo-experiments] [--force-code]`
+const HELP = `npm run deploy -- [--dry-run] [--only ${SECTIONS.join('|')}[,...]] [--seed-demo] [--run-demo-experiments] [--force-code] [--config <deploy.config.json>] [--secrets <.env.deploy>]`
 
 export function parseSections(only: string | undefined): Section[] {
   if (!only) return [...SECTIONS]
@@ -48,6 +51,8 @@ async function main(): Promise<number> {
       'seed-demo': { type: 'boolean', default: false },
       'run-demo-experiments': { type: 'boolean', default: false },
       'force-code': { type: 'boolean', default: false },
+      config: { type: 'string' },
+      secrets: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   })
@@ -57,19 +62,28 @@ async function main(): Promise<number> {
   }
   const dryRun = values['dry-run']
   const sections = parseSections(values.only)
-  const config = readDeployConfig(listFunctions())
-  const secrets = loadSecrets(config.appid)
+  const config = readDeployConfig(listFunctions(), values.config ? path.resolve(values.config) : undefined)
+  const secrets = loadSecrets(config.appid, process.env, values.secrets ? path.resolve(values.secrets) : undefined)
   const clients = new Clients(config, secrets)
   const desired = desiredState(config, secrets, { seedDemo: values['seed-demo'], runDemoExperiments: values['run-demo-experiments'] })
 
+  const checks = { command: 'deploy' as const, config, secrets, sections, dryRun, projectAppid: readProjectAppid() }
+  const local = preflightLocal(checks)
+  if (!dryRun && errorsOf(local).length) {
+    // Nothing is sent anywhere with a placeholder configuration or missing keys.
+    console.error(`Nothing was changed: fix these first, then run \`npm run deploy\` again.\n${formatProblems(local)}`)
+    return 1
+  }
   let remote: RemoteState | null = null
-  if (clients.hasTencentCloud) {
+  if (clients.hasTencentCloud && !errorsOf(local).length) {
     console.log(`Reading environment ${config.envId} (${config.region}) with @cloudbase/manager-node...`)
-    remote = await readRemoteState(desired, clients, new Set(sections), values['seed-demo'])
+    remote = await readRemoteState(desired, clients, new Set(sections), values['seed-demo']).catch((err: unknown) => {
+      throw new DeployStepError(`Reading environment ${config.envId}`, 'manager-node', err)
+    })
   }
   const planOptions = { sections, codeVia: clients.hasUploadKey ? ('miniprogram-ci' as const) : ('manager-node' as const), forceCode: values['force-code'] }
   const plan = computePlan(desired, remote, planOptions)
-  plan.problems.unshift(...preflight({ command: 'deploy', config, secrets, sections, dryRun, remote: remote?.documents ?? null, projectAppid: readProjectAppid() }))
+  plan.problems.unshift(...local, ...preflightDocuments({ ...checks, remote: remote?.documents ?? null }))
   console.log(formatPlan(plan))
   console.log(
     `\nTools: ${clients.hasUploadKey ? 'miniprogram-ci uploads function code and creates timer triggers (upload key' + ` from ${secrets.uploadKey!.source})` : 'manager-node uploads function code too (no code-upload key)'}; manager-node does the rest${clients.hasTencentCloud ? '' : ' (needs TENCENTCLOUD_SECRETID/SECRETKEY)'}.`,

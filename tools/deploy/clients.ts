@@ -5,7 +5,9 @@
  *  - miniprogram-ci (WeChat's servicewechat.com, signed with the code-upload key, from an IP on the
  *    allow-list) for code upload, preview, function code and timer triggers.
  * Both go through `DEPLOY_PROXY` (or HTTPS_PROXY) when it is set: manager-node's `proxy` option,
- * miniprogram-ci's `ci.proxy()`.
+ * miniprogram-ci's `ci.proxy()`. miniprogram-ci's `cloud.uploadFunction` sends the code itself
+ * straight to scf.tencentcloudapi.com (with headers servicewechat.com signed) through the `request`
+ * package, which ignores `ci.proxy()` and reads HTTPS_PROXY instead: that variable is set too.
  */
 import CloudBase from '@cloudbase/manager-node'
 import type { DeployConfig, Secrets } from './config'
@@ -65,7 +67,10 @@ export class Clients {
     if (!this.ci) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       this.ci = require('miniprogram-ci') as Ci
-      if (this.secrets.proxy) this.ci.proxy(this.secrets.proxy)
+      if (this.secrets.proxy) {
+        this.ci.proxy(this.secrets.proxy)
+        process.env.HTTPS_PROXY ??= this.secrets.proxy
+      }
     }
     return this.ci
   }

@@ -53,12 +53,24 @@ function effectiveCheckPath(config: DeployConfig, remote: RemoteDocuments | null
   return { value: config.incentives.checkPath, from: 'deploy.config.json incentives.checkPath' }
 }
 
+/** Every check: the local ones, then those that depend on the environment's documents. */
 export function preflight(input: PreflightInput): Problem[] {
-  const { config, secrets, command } = input
+  return [...preflightLocal(input), ...preflightDocuments(input)]
+}
+
+function collector() {
   const problems: Problem[] = []
-  const error = (subject: string, message: string, fix: string) => problems.push({ level: 'error', subject, message, fix })
-  const warn = (subject: string, message: string, fix: string) => problems.push({ level: 'warning', subject, message, fix })
-  const sections = new Set(input.sections ?? [])
+  return {
+    problems,
+    error: (subject: string, message: string, fix: string) => void problems.push({ level: 'error', subject, message, fix }),
+    warn: (subject: string, message: string, fix: string) => void problems.push({ level: 'warning', subject, message, fix }),
+  }
+}
+
+/** Checks that need nothing but the repository and the secrets: run before any request is sent. */
+export function preflightLocal(input: PreflightInput): Problem[] {
+  const { config, secrets, command } = input
+  const { problems, error, warn } = collector()
 
   if (config.appid === PLACEHOLDER_APPID) {
     error('appid', 'The AppID is the placeholder touristappid, which cannot have a cloud environment or upload code.', 'Put your AppID (公众平台 → 开发管理 → 开发设置 → AppID) in deploy.config.json "appid" (and in project.config.json for DevTools).')
@@ -67,32 +79,6 @@ export function preflight(input: PreflightInput): Problem[] {
   }
   if (isPlaceholderEnvId(config.envId)) {
     error('envId', `The environment id "${config.envId}" is a placeholder.`, 'Put your environment id (云开发控制台 → 概览 → 环境 ID, e.g. prod-4g1x2y3z) in deploy.config.json "envId"; `npm run build` then writes it into the mini-program.')
-  }
-
-  const writesConfig = command === 'deploy' ? sections.has('config') : true
-  if (writesConfig) {
-    const remoteIds = input.remote?.templates ?? {}
-    const missing = templateKeys.filter((key) => !config.templates[key] && !remoteIds[key])
-    for (const key of missing) {
-      error(
-        `templates.${key}`,
-        `No subscription-message template id for ${key} (${templates[key].title}): its sends would be refused as not configured.`,
-        `In 公众平台 → 订阅消息 → 公共模板库, pick 「${templates[key].title}」 with the fields of cloudfunctions/_shared/templates.ts (docs/subscriptions.md), then put its id from 我的模板 in deploy.config.json templates.${key}.`,
-      )
-    }
-  }
-
-  if (command !== 'preview' && (command === 'release' || sections.has('config'))) {
-    const checkPath = effectiveCheckPath(config, input.remote)
-    if (checkPath.value && !config.miniprogram.published) {
-      error(
-        'checkPath',
-        `checkPath is on (${checkPath.from}) but no version is published: wxacode.getUnlimited refuses unpublished pages (41030), so invite codes get no image until the release is out.`,
-        checkPath.from.startsWith('deploy')
-          ? 'Set incentives.checkPath to false in deploy.config.json until the first release is published (发布), then set it to true and miniprogram.published to true.'
-          : 'Set referral.checkPath to false in 云开发控制台 → 数据库 → app_config → incentives (or delete the field), or set miniprogram.published to true in deploy.config.json once the release is published.',
-      )
-    }
   }
 
   if (input.built) {
@@ -125,6 +111,40 @@ export function preflight(input: PreflightInput): Problem[] {
       )
     }
   }
+  return problems
+}
+
+/** Checks that read the environment's documents when they were read (template ids and checkPath set in the console). */
+export function preflightDocuments(input: PreflightInput): Problem[] {
+  const { config, command } = input
+  const { problems, error } = collector()
+  const sections = new Set(input.sections ?? [])
+  const writesConfig = command === 'deploy' ? sections.has('config') : true
+  if (writesConfig) {
+    const remoteIds = input.remote?.templates ?? {}
+    const missing = templateKeys.filter((key) => !config.templates[key] && !remoteIds[key])
+    for (const key of missing) {
+      error(
+        `templates.${key}`,
+        `No subscription-message template id for ${key} (${templates[key].title}): its sends would be refused as not configured.`,
+        `In 公众平台 → 订阅消息 → 公共模板库, pick 「${templates[key].title}」 with the fields of cloudfunctions/_shared/templates.ts (docs/subscriptions.md), then put its id from 我的模板 in deploy.config.json templates.${key}.`,
+      )
+    }
+  }
+
+  if (command !== 'preview' && (command === 'release' || sections.has('config'))) {
+    const checkPath = effectiveCheckPath(config, input.remote)
+    if (checkPath.value && !config.miniprogram.published) {
+      error(
+        'checkPath',
+        `checkPath is on (${checkPath.from}) but no version is published: wxacode.getUnlimited refuses unpublished pages (41030), so invite codes get no image until the release is out.`,
+        checkPath.from.startsWith('deploy')
+          ? 'Set incentives.checkPath to false in deploy.config.json until the first release is published (发布), then set it to true and miniprogram.published to true.'
+          : 'Set referral.checkPath to false in 云开发控制台 → 数据库 → app_config → incentives (or delete the field), or set miniprogram.published to true in deploy.config.json once the release is published.',
+      )
+    }
+  }
+
   return problems
 }
 
