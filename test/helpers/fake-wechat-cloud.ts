@@ -297,6 +297,15 @@ export class FakeWeChatCloud {
         this.checkCiSignature('getattr', call.params.signature)
         return { errCode: 0, data: ciDefaultAttr() }
       }
+      case '/wxa/ci/getwhiteextlist':
+        this.calls.push(call)
+        // Which file extensions an upload may carry: miniprogram-ci's own list.
+        return { errCode: 0, data: { miniProgram: ciWhiteExtList() } }
+      case '/wxa-dev-logic/clientreportv2':
+        // miniprogram-ci's usage report (one per upload, preview, cloud call).
+        call.params = json()
+        this.calls.push(call)
+        return { errCode: 0 }
       case '/wxa/ci/cloudapihttpagent': {
         const params = json()
         const agent = params.agentReq as { postdata: string; service: string; action: string; version: string; region?: string }
@@ -594,6 +603,11 @@ function applyUpdate(doc: Record<string, unknown>, update: Record<string, Record
       } else throw new ApiError('InvalidParameter.Command', `update operator ${op} not emulated`)
     }
   }
+}
+
+function ciWhiteExtList(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('miniprogram-ci/dist/utils/white_ext_list') as { MiniProgramWhiteList: string[] }).MiniProgramWhiteList
 }
 
 function ciDefaultAttr(): unknown {

@@ -5,10 +5,7 @@
  * checks every signature. The tests assert the exact API actions and parameters; what only a real
  * environment can prove is listed in docs/deploy.md.
  */
-import { spawn } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { EJSON } from 'bson'
 import { collections } from '../../cloudfunctions/_shared/collections'
@@ -17,55 +14,33 @@ import { checkConfig } from '../../cloudfunctions/incentives/defaults'
 import { listFunctions } from '../../tools/build'
 import { bundleSha256, codeDescription, readFunctionConfig, UPLOADED_FILES } from '../../tools/deploy/desired'
 import { FUNCTIONS_DIR, ROOT } from '../../tools/paths'
-import { FakeWeChatCloud, readZip, type RecordedCall } from '../helpers/fake-wechat-cloud'
+import { expectToolOk, runTool, startTestCloud, TEST_APPID, TEST_ENV, TEST_TEMPLATES, type TestCloud, type ToolRun, toolEnv } from '../helpers/deploy-tools'
+import { type FakeWeChatCloud, readZip, type RecordedCall } from '../helpers/fake-wechat-cloud'
 
-const APPID = 'wx0123456789abcdef'
-const ENV = 'prod-4g1x2y3z'
+const APPID = TEST_APPID
+const ENV = TEST_ENV
+const TEMPLATES = TEST_TEMPLATES
 const SECRET_ID = 'AKIDdeploytest0000000000000000000000'
 const SECRET_KEY = 'deploy-test-secret-key-000000000000'
 const WEBHOOK = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=deploy-test-token'
-const TEMPLATES = { checkin_reminder: 'TplCheckin-0123456789', feedback_reply: 'TplFeedback-0123456789', ops_alert: 'TplAlert-0123456789ab' }
 const FUNCTIONS = listFunctions()
 const COLLECTIONS = Object.keys(collections)
 
+let cloud: TestCloud
 let fake: FakeWeChatCloud
-let proxy: string
-let dir: string
 let configFile: string
-let uploadKeyPem: string
 
-interface Run {
-  status: number | null
-  stdout: string
-  stderr: string
-}
-
-function deploy(args: string[], options: { uploadKey?: boolean; config?: string } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
+function deploy(args: string[], options: { uploadKey?: boolean; config?: string } = {}): Promise<ToolRun> {
+  const env = toolEnv(cloud, {
     TENCENTCLOUD_SECRETID: SECRET_ID,
     TENCENTCLOUD_SECRETKEY: SECRET_KEY,
     MONITOR_WEBHOOK_URL: WEBHOOK,
-    DEPLOY_PROXY: proxy,
-    NODE_EXTRA_CA_CERTS: fake.caFile,
-    ...(options.uploadKey ? { MINIPROGRAM_CI_PRIVATE_KEY: uploadKeyPem } : {}),
-  }
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'tools/deploy/cli.ts', '--config', options.config ?? configFile, '--secrets', path.join(dir, 'none'), ...args], { cwd: ROOT, env })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
+    ...(options.uploadKey ? { MINIPROGRAM_CI_PRIVATE_KEY: cloud.uploadKeyPem } : {}),
   })
+  return runTool('tools/deploy/cli.ts', ['--config', options.config ?? configFile, '--secrets', path.join(cloud.dir, 'none'), ...args], env)
 }
 
-function expectOk(run: Run): void {
-  if (run.status !== 0) throw new Error(`deploy exited ${run.status}:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`)
-  expect(fake.violations).toEqual([])
-}
-
+const expectOk = (run: ToolRun) => expectToolOk(run, fake)
 const byAction = (action: string, calls: readonly RecordedCall[] = fake.calls) => calls.filter((c) => c.action === action)
 const param = <T>(call: RecordedCall, key: string) => call.params[key] as T
 
@@ -74,18 +49,15 @@ function uploadedFiles(name: string): Record<string, string> {
 }
 
 beforeAll(async () => {
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  uploadKeyPem = keys.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()
-  fake = new FakeWeChatCloud({ appid: APPID, envId: ENV, region: 'ap-shanghai', secretId: SECRET_ID, secretKey: SECRET_KEY, uploadPublicKey: keys.publicKey })
-  proxy = await fake.start()
-  dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-recorded-'))
-  configFile = path.join(dir, 'deploy.config.json')
+  cloud = await startTestCloud(SECRET_ID, SECRET_KEY)
+  fake = cloud.fake
+  configFile = path.join(cloud.dir, 'deploy.config.json')
   writeFileSync(configFile, JSON.stringify({ appid: APPID, envId: ENV, admins: ['oAdmin0000000000000000000001'], templates: TEMPLATES, functions: { incentives: { env: { INCENTIVES_CONFIG_TTL_S: '60' } } } }))
 })
 
 afterAll(async () => {
   await fake.stop()
-  rmSync(dir, { recursive: true, force: true })
+  rmSync(cloud.dir, { recursive: true, force: true })
 })
 
 beforeEach(() => {
@@ -93,7 +65,7 @@ beforeEach(() => {
 })
 
 describe('into an empty environment', () => {
-  let run: Run
+  let run: ToolRun
   /** What the first deploy sent (each test below reads it). */
   let calls: RecordedCall[]
   let writes: RecordedCall[]
@@ -305,7 +277,7 @@ describe('refusals', () => {
   }, 60_000)
 
   test('keys the API refuses stop the deploy at the first request, with the fix', async () => {
-    const wrong = path.join(dir, 'other-env.json')
+    const wrong = path.join(cloud.dir, 'other-env.json')
     writeFileSync(wrong, JSON.stringify({ appid: APPID, envId: 'prod-other00', templates: TEMPLATES }))
     const run = await deploy(['--only', 'config'], { config: wrong })
     expect(run.status).toBe(1)

@@ -60,14 +60,27 @@ export interface CompileOptions {
   appid?: string
 }
 
+/**
+ * Runs miniprogram-ci work with the working directory in a scratch folder, removed afterwards:
+ * miniprogram-ci leaves its cache folder in the cwd.
+ */
+export async function inScratchDir<T>(run: () => Promise<T>): Promise<T> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'mp-ci-'))
+  const cwd = process.cwd()
+  process.chdir(scratch)
+  try {
+    return await run()
+  } finally {
+    process.chdir(cwd)
+    rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
 /** Compiles the project as DevTools does for an upload (ES6 transform, minified). Returns path → bytes. */
 export async function compile(options: CompileOptions = {}): Promise<Map<string, Buffer>> {
   const ciModule = loadCi()
   const projectPath = options.projectPath ?? ROOT
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'mp-compile-'))
-  const cwd = process.cwd()
-  process.chdir(scratch)
-  try {
+  return inScratchDir(async () => {
     const project = new ciModule.Project({
       appid: options.appid ?? 'wx0000000000000000',
       type: 'miniProgram',
@@ -87,9 +100,5 @@ export async function compile(options: CompileOptions = {}): Promise<Map<string,
       files.set(file, typeof content === 'string' ? Buffer.from(content) : Buffer.from(content))
     }
     return files
-  } finally {
-    process.chdir(cwd)
-    // miniprogram-ci leaves its cache folder there.
-    rmSync(scratch, { recursive: true, force: true })
-  }
+  })
 }
