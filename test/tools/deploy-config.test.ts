@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { listFunctions } from '../../tools/build'
 import { buildConfigSource, configuredEnvId, evaluateAppConfig, writeBuildConfig } from '../../tools/deploy/app-config'
-import { DeployConfigError, loadSecrets, mask, parseDeployConfig, readDeployConfig } from '../../tools/deploy/config'
+import { DeployConfigError, loadSecrets, mask, parseDeployConfig, readDeployConfig, SECRET_VARIABLES } from '../../tools/deploy/config'
 import { ROOT } from '../../tools/paths'
 
 const FUNCTIONS = listFunctions()
@@ -139,5 +139,26 @@ describe('the environment id in the mini-program', () => {
     expect(configuredEnvId(file)).toBe('staging-1a2b3c')
     writeFileSync(file, JSON.stringify({ envId: 42 }))
     expect(() => configuredEnvId(file)).toThrow(/"envId" must be a string/)
+  })
+})
+
+describe('the documentation of the deploy', () => {
+  test('docs/deploy.md names every variable the deploy reads', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/deploy.md'), 'utf8')
+    for (const name of Object.keys(SECRET_VARIABLES)) expect(doc).toContain(name)
+  })
+
+  test('the GitHub Actions example runs scripts that exist and passes only variables the tools read', () => {
+    const workflow = readFileSync(path.join(ROOT, 'docs/examples/github-actions.yml'), 'utf8')
+    const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+    const used = [...workflow.matchAll(/npm run (\S+)/g)].map((m) => m[1]!)
+    expect(new Set(used)).toEqual(new Set(['deploy', 'preview', 'release']))
+    for (const script of used) expect(scripts[script]).toBeDefined()
+    const secrets = [...workflow.matchAll(/^\s+([A-Z_]+): \$\{\{ secrets\.([A-Z_]+) \}\}/gm)].map((m) => [m[1], m[2]])
+    expect(secrets.length).toBeGreaterThan(0)
+    for (const [variable, secret] of secrets) {
+      expect(variable).toBe(secret)
+      expect(Object.keys(SECRET_VARIABLES)).toContain(variable)
+    }
   })
 })
