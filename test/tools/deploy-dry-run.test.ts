@@ -56,7 +56,8 @@ test('lists all 10 functions with runtime, memory, timeout, variables, open-API 
 
 test('lists every collection, each of its indexes and its rule', () => {
   const names = Object.keys(collections)
-  expect(output).toContain(`Database (${names.length}: ${names.length} create)`)
+  expect(output).toContain(`Database (${names.length + 1}: ${names.length} create, 1 kept)`)
+  expect(output).toContain('--seed-demo loads the demo guides')
   for (const [name, spec] of Object.entries(collections)) {
     const start = output.indexOf(`+ collection ${name} [create]`)
     expect(start).toBeGreaterThan(0)

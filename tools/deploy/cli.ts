@@ -77,7 +77,7 @@ async function main(): Promise<number> {
   let remote: RemoteState | null = null
   if (clients.hasTencentCloud && !errorsOf(local).length) {
     console.log(`Reading environment ${config.envId} (${config.region}) with @cloudbase/manager-node...`)
-    remote = await readRemoteState(desired, clients, new Set(sections), values['seed-demo']).catch((err: unknown) => {
+    remote = await readRemoteState(desired, clients, new Set(sections), values['seed-demo'] || sections.includes('database')).catch((err: unknown) => {
       throw new DeployStepError(`Reading environment ${config.envId}`, 'manager-node', err)
     })
   }
@@ -106,7 +106,7 @@ async function main(): Promise<number> {
   console.log(`\nDeploying ${ops.length} changes...`)
   const done = await applyPlan(plan, clients, (line) => console.log(line))
   console.log(`\nDone: ${done} changes applied.`)
-  await verify(plan, desired, clients, sections, values['seed-demo'], planOptions)
+  await verify(plan, desired, clients, sections, values['seed-demo'] || sections.includes('database'), planOptions)
   console.log(AFTER_DEPLOY)
   return 0
 }

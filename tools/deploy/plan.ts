@@ -227,8 +227,12 @@ function planCollections(desired: DesiredState, remote: RemoteState | null, prob
 
 function planSeed(desired: DesiredState, remote: RemoteState | null): PlanItem[] {
   const seed = desired.seed
-  if (!seed) return []
   const content = remote?.documents.content
+  if (!seed) {
+    // Without content the home page is empty: say so, and how to load the demo guides.
+    const line = content?.guides ? '`guides` holds documents' : `${content ? '`guides` is empty' : 'not loaded'}: the home page shows no guide until content exists; --seed-demo loads the demo guides (tools/seed/guides.json)`
+    return [{ section: 'database', target: 'demo content', status: 'kept', lines: [line], ops: [] }]
+  }
   return (['categories', 'guides'] as const).map((name) => {
     const docs = seed[name]
     if (content?.[name]) {
