@@ -9,7 +9,7 @@
  *   tsx tools/build.ts            build once
  *   tsx tools/build.ts --watch    rebuild on change
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
@@ -70,13 +70,27 @@ function workerOptions(): esbuild.BuildOptions {
   }
 }
 
+/**
+ * Builds in memory and writes only the files whose bytes changed: a build with nothing new touches
+ * nothing on disk, so a process that reads the bundles meanwhile (a running local cloud, a test, a
+ * deploy) never sees a file half rewritten, and DevTools does not reload for nothing.
+ */
+async function buildChanged(options: esbuild.BuildOptions): Promise<void> {
+  const result = await esbuild.build({ ...options, write: false })
+  for (const file of result.outputFiles) {
+    if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue
+    mkdirSync(path.dirname(file.path), { recursive: true })
+    writeFileSync(file.path, file.contents)
+  }
+}
+
 export async function buildAll(): Promise<{ functions: string[]; ms: number }> {
   const started = Date.now()
   const names = listFunctions()
   names.forEach(checkFunctionFolder)
   // The mini-program's environment id, from deploy.config.json (a development build: mode stays local).
   writeBuildConfig({ cloudEnv: configuredEnvId(), release: false })
-  await Promise.all([esbuild.build(functionOptions(names)), esbuild.build(workerOptions())])
+  await Promise.all([buildChanged(functionOptions(names)), buildChanged(workerOptions())])
   return { functions: names, ms: Date.now() - started }
 }
 

@@ -1,8 +1,9 @@
 /**
  * `npm run deploy`: from the repository to a WeChat Cloud environment, idempotently — functions
- * (code, runtime, timeout, memory, environment variables, open-API permissions, timer triggers),
- * collections, indexes and security rules from the manifest, the storage rule, the `app_config`
- * documents; demo experiments stopped; the demo guides only with --seed-demo. See docs/deploy.md.
+ * bundled from their sources (code, runtime, timeout, memory, environment variables, open-API
+ * permissions, timer triggers), collections, indexes and security rules from the manifest, the
+ * storage rule, the `app_config` documents; demo experiments stopped; the demo guides only with
+ * --seed-demo. See docs/deploy.md.
  *
  *   npm run deploy -- --dry-run                       the full plan: what exists, what changes
  *   npm run deploy                                    apply it
@@ -15,7 +16,7 @@
  */
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { listFunctions } from '../build'
+import { buildAll, listFunctions } from '../build'
 import { applyPlan, DeployStepError } from './apply'
 import { exitAfterOutput } from './exit'
 import { Clients } from './clients'
@@ -65,6 +66,9 @@ async function main(): Promise<number> {
   const config = readDeployConfig(listFunctions(), values.config ? path.resolve(values.config) : undefined)
   const secrets = loadSecrets(config.appid, process.env, values.secrets ? path.resolve(values.secrets) : undefined)
   const clients = new Clients(config, secrets)
+  // Deploy what the sources say: bundle the functions first (only changed bundles are rewritten).
+  const built = await buildAll()
+  console.log(`Bundled ${built.functions.length} functions in ${built.ms} ms.`)
   const desired = desiredState(config, secrets, { seedDemo: values['seed-demo'], runDemoExperiments: values['run-demo-experiments'] })
 
   const checks = { command: 'deploy' as const, config, secrets, sections, dryRun, projectAppid: readProjectAppid() }

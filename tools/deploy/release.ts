@@ -65,6 +65,9 @@ export function versionInfo(root = ROOT, overrides: { version?: string; desc?: s
 
 /** The project as it is uploaded: project.config.json with the AppID, the mini-program with release settings. */
 export function stageProject(config: DeployConfig, root = ROOT): string {
+  if (!existsSync(path.join(root, 'miniprogram/miniprogram_npm'))) {
+    throw new DeployConfigError('miniprogram/miniprogram_npm is missing: run `npm run build` (npm install runs it) before a release or preview.')
+  }
   const stage = mkdtempSync(path.join(os.tmpdir(), 'release-project-'))
   const project = JSON.parse(readFileSync(path.join(root, 'project.config.json'), 'utf8')) as Record<string, unknown>
   writeFileSync(path.join(stage, 'project.config.json'), JSON.stringify({ ...project, appid: config.appid }, null, 2))
