@@ -13,7 +13,8 @@ import { listFunctions } from '../../tools/build'
 import { parseDeployConfig, type Secrets } from '../../tools/deploy/config'
 import { codeDescription, type DesiredState, desiredState, readFunctionConfig } from '../../tools/deploy/desired'
 import { computePlan, formatPlan, type Operation, operations, type Plan, type PlanOptions, SECTIONS } from '../../tools/deploy/plan'
-import type { RemoteState } from '../../tools/deploy/remote'
+import { isNotFound, parseRunCommandsData } from '../../tools/deploy/documents'
+import { parseTriggerDesc, type RemoteState } from '../../tools/deploy/remote'
 
 const FUNCTIONS = listFunctions()
 const ALL: PlanOptions = { sections: SECTIONS, codeVia: 'manager-node' }
@@ -373,4 +374,25 @@ test('--only limits the plan to the sections named', () => {
   const plan = computePlan(desired, empty(), { ...ALL, sections: ['storage', 'config'] })
   expect(new Set(plan.items.map((i) => i.section))).toEqual(new Set(['storage', 'config']))
   expect(formatPlan(plan)).not.toContain('Functions (')
+})
+
+describe('documents read back with RunCommands', () => {
+  test('the answer as the RunCommands API reference shows it: one JSON string per command, documents in Extended JSON', () => {
+    const data = [JSON.stringify([JSON.stringify({ _id: '1', category: 'Web', tags: ['JavaScript', 'C#'], date: { $date: { $numberLong: '1572937669786' } } })])]
+    expect(parseRunCommandsData(data)).toEqual([{ _id: '1', category: 'Web', tags: ['JavaScript', 'C#'], date: new Date(1572937669786) }])
+    expect(parseRunCommandsData(null)).toEqual([])
+    expect(parseRunCommandsData([JSON.stringify([{ _id: 'admins', openids: ['o1'] }])])).toEqual([{ _id: 'admins', openids: ['o1'] }])
+  })
+
+  test('only a missing function counts as not found (a missing environment is an error)', () => {
+    expect(isNotFound({ code: 'ResourceNotFound.Function' })).toBe(true)
+    expect(isNotFound({ code: 'ResourceNotFound.FunctionName' })).toBe(true)
+    expect(isNotFound({ code: 'ResourceNotFound.Namespace' })).toBe(false)
+    expect(isNotFound(new Error('boom'))).toBe(false)
+  })
+
+  test('a timer read back as {"cron": ...} or as a bare expression is the same trigger', () => {
+    expect(parseTriggerDesc('{"cron":"0 5 * * * * *"}')).toBe('0 5 * * * * *')
+    expect(parseTriggerDesc('0 5 * * * * *')).toBe('0 5 * * * * *')
+  })
 })

@@ -50,8 +50,8 @@ export async function insertDocuments(manager: Manager, collection: string, docu
   await manager.database.runCommands({ MgoCommands: [command(collection, 'INSERT', { insert: collection, documents })] })
 }
 
-/** SCF's answer for a function that does not exist. */
+/** SCF's answer for a function that does not exist (not for a missing environment or namespace). */
 export function isNotFound(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code
-  return typeof code === 'string' && code.startsWith('ResourceNotFound')
+  return typeof code === 'string' && /^ResourceNotFound\.Function/.test(code)
 }

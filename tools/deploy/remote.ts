@@ -128,8 +128,12 @@ export async function readRemoteState(desired: DesiredState, clients: Clients, s
   const needsList = sections.has('database') || sections.has('config') || readContent
   const existing = new Set<string>()
   if (needsList) {
-    const listed = await manager.database.listCollections({ MgoOffset: 0, MgoLimit: 1000 })
-    for (const c of listed.Collections ?? []) existing.add(c.CollectionName)
+    // ListTables pages by 100.
+    for (let offset = 0; ; offset += 100) {
+      const listed = await manager.database.listCollections({ MgoOffset: offset, MgoLimit: 100 })
+      for (const c of listed.Collections ?? []) existing.add(c.CollectionName)
+      if ((listed.Collections ?? []).length < 100) break
+    }
   }
   if (sections.has('database')) {
     for (const coll of desired.collections) {
