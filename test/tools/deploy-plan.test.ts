@@ -396,3 +396,28 @@ describe('documents read back with RunCommands', () => {
     expect(parseTriggerDesc('0 5 * * * * *')).toBe('0 5 * * * * *')
   })
 })
+
+describe('the storage rule', () => {
+  const rule = { read: 'auth != null', write: 'resource.openid == auth.openid' }
+  const withRule = (): DesiredState => ({ ...desiredState(config(), NO_SECRETS), storageRule: rule })
+
+  test('is set when the bucket has a simple permission or another rule, and left alone when it matches', () => {
+    const state = empty()
+    state.storage = { aclTag: 'PRIVATE', rule: null }
+    let plan = computePlan(withRule(), state, { ...ALL, sections: ['storage'] })
+    expect(operations(plan)).toEqual([{ kind: 'setStorageRule', rule }])
+    expect(plan.items[0]!.lines).toEqual(['was: PRIVATE', 'read: auth != null', 'write: resource.openid == auth.openid'])
+    state.storage = { aclTag: 'CUSTOM', rule: { write: 'resource.openid == auth.openid', read: 'auth != null' } }
+    plan = computePlan(withRule(), state, { ...ALL, sections: ['storage'] })
+    expect(operations(plan)).toEqual([])
+    expect(plan.items[0]!.status).toBe('unchanged')
+  })
+
+  test('a first deploy sets it; without a rule in the manifest the bucket is left as it is', () => {
+    expect(operations(computePlan(withRule(), null, { ...ALL, sections: ['storage'] }))).toEqual([{ kind: 'setStorageRule', rule }])
+    const none = { ...desiredState(config(), NO_SECRETS), storageRule: null }
+    const plan = computePlan(none, empty(), { ...ALL, sections: ['storage'] })
+    expect(operations(plan)).toEqual([])
+    expect(plan.items[0]!.status).toBe('kept')
+  })
+})

@@ -13,6 +13,7 @@ import { configDocSchema } from '../../cloudfunctions/experiments/schema'
 import { checkConfig } from '../../cloudfunctions/incentives/defaults'
 import { listFunctions } from '../../tools/build'
 import { bundleSha256, codeDescription, readFunctionConfig, UPLOADED_FILES } from '../../tools/deploy/desired'
+import { manifestStorageRule } from '../../tools/deploy/storage-rule'
 import { FUNCTIONS_DIR, ROOT } from '../../tools/paths'
 import { expectToolOk, runTool, startTestCloud, TEST_APPID, TEST_ENV, TEST_TEMPLATES, type TestCloud, type ToolRun, toolEnv } from '../helpers/deploy-tools'
 import { type FakeWeChatCloud, readZip, type RecordedCall } from '../helpers/fake-wechat-cloud'
@@ -242,6 +243,32 @@ describe('drift, repaired with the code-upload key (miniprogram-ci) where it can
     // --only leaves the other sections unread: no config document is read (only whether guides exist).
     expect(byAction('RunCommands').flatMap((c) => param<{ TableName: string }[]>(c, 'MgoCommands').map((m) => m.TableName))).not.toContain('app_config')
   }, 180_000)
+})
+
+describe('the storage rule', () => {
+  const rule = { read: '(resource.openid == auth.openid && /^(feedback)\\/[^\\/]+\\/.+$/.test(resource.path) == true)', write: 'resource.openid == auth.openid' }
+
+  test('is set with ModifyStorageSafeRule (CUSTOM) on the environment\'s bucket, and read back with DescribeStorageSafeRule', async () => {
+    const ops = path.join(cloud.dir, 'storage-ops.json')
+    writeFileSync(ops, JSON.stringify({ section: 'storage', ops: [{ kind: 'setStorageRule', rule }] }))
+    const run = await runTool('test/helpers/apply-operations.ts', [configFile, ops], toolEnv(cloud, { TENCENTCLOUD_SECRETID: SECRET_ID, TENCENTCLOUD_SECRETKEY: SECRET_KEY }))
+    expectOk(run)
+    expect(byAction('ModifyStorageSafeRule').map((c) => c.params)).toEqual([{ EnvId: ENV, Bucket: `7072-${ENV}-1250000000`, AclTag: 'CUSTOM', Rule: JSON.stringify(rule) }])
+    expect(byAction('DescribeStorageSafeRule').map((c) => c.params)).toEqual([{ EnvId: ENV, Bucket: `7072-${ENV}-1250000000` }])
+    expect(run.stdout).toContain(`storage acl: ${JSON.stringify({ acl: 'CUSTOM', rule })}`)
+  }, 60_000)
+
+  test('the manifest\'s rule, when it has one, is what a deploy sets', async () => {
+    const manifest = manifestStorageRule()
+    const run = await deploy(['--only', 'storage'])
+    expectOk(run)
+    if (manifest) {
+      expect(byAction('ModifyStorageSafeRule').map((c) => c.params.Rule)).toEqual([JSON.stringify(manifest)])
+    } else {
+      expect(run.stdout).toContain('has no storageRule: the bucket rule is left as it is')
+      expect(fake.writes()).toEqual([])
+    }
+  }, 60_000)
 })
 
 describe('the demo content', () => {
