@@ -78,10 +78,12 @@ async function main(): Promise<number> {
     console.error(`Nothing was changed: fix these first, then run \`npm run deploy\` again.\n${formatProblems(local)}`)
     return 1
   }
+  // Whether categories/guides hold documents: for --seed-demo, and to say when the home page would be empty.
+  const readContent = values['seed-demo'] || sections.includes('database')
   let remote: RemoteState | null = null
   if (clients.hasTencentCloud && !errorsOf(local).length) {
     console.log(`Reading environment ${config.envId} (${config.region}) with @cloudbase/manager-node...`)
-    remote = await readRemoteState(desired, clients, new Set(sections), values['seed-demo'] || sections.includes('database')).catch((err: unknown) => {
+    remote = await readRemoteState(desired, clients, new Set(sections), readContent).catch((err: unknown) => {
       throw new DeployStepError(`Reading environment ${config.envId}`, 'manager-node', err)
     })
   }
@@ -89,9 +91,10 @@ async function main(): Promise<number> {
   const plan = computePlan(desired, remote, planOptions)
   plan.problems.unshift(...local, ...preflightDocuments({ ...checks, remote: remote?.documents ?? null }))
   console.log(formatPlan(plan))
-  console.log(
-    `\nTools: ${clients.hasUploadKey ? 'miniprogram-ci uploads function code and creates timer triggers (upload key' + ` from ${secrets.uploadKey!.source})` : 'manager-node uploads function code too (no code-upload key)'}; manager-node does the rest${clients.hasTencentCloud ? '' : ' (needs TENCENTCLOUD_SECRETID/SECRETKEY)'}.`,
-  )
+  const codeTool = secrets.uploadKey
+    ? `miniprogram-ci uploads function code and creates timer triggers (upload key from ${secrets.uploadKey.source})`
+    : 'manager-node uploads function code too (no code-upload key)'
+  console.log(`\nTools: ${codeTool}; manager-node does the rest${clients.hasTencentCloud ? '' : ' (needs TENCENTCLOUD_SECRETID/SECRETKEY)'}.`)
 
   const errors = errorsOf(plan.problems)
   if (dryRun) {
@@ -110,14 +113,14 @@ async function main(): Promise<number> {
   console.log(`\nDeploying ${ops.length} changes...`)
   const done = await applyPlan(plan, clients, (line) => console.log(line))
   console.log(`\nDone: ${done} changes applied.`)
-  await verify(plan, desired, clients, sections, values['seed-demo'] || sections.includes('database'), planOptions)
+  await verify(plan, desired, clients, sections, readContent, planOptions)
   console.log(AFTER_DEPLOY)
   return 0
 }
 
 /** Reads the environment again and plans once more: after a deploy, nothing should be left to do. */
-async function verify(previous: Plan, desired: ReturnType<typeof desiredState>, clients: Clients, sections: Section[], seed: boolean, options: Parameters<typeof computePlan>[2]): Promise<void> {
-  const again = computePlan(desired, await readRemoteState(desired, clients, new Set(sections), seed), { ...options, forceCode: false })
+async function verify(previous: Plan, desired: ReturnType<typeof desiredState>, clients: Clients, sections: Section[], readContent: boolean, options: Parameters<typeof computePlan>[2]): Promise<void> {
+  const again = computePlan(desired, await readRemoteState(desired, clients, new Set(sections), readContent), { ...options, forceCode: false })
   const left = again.items.filter((i) => i.ops.length)
   if (!left.length) {
     console.log(`Verified: the environment now matches the repository (${previous.items.length} items, 0 changes left).`)
