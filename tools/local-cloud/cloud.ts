@@ -24,7 +24,7 @@ import { DbError } from './db/errors'
 import { DocumentStore } from './db/store'
 import { type FunctionConfig, readFunctionConfig } from './functions/config'
 import { FunctionPool, type Outcome } from './functions/pool'
-import { decodeSegment, header, HttpError, readBody, sendJson } from './http'
+import { decodeSegment, header, HttpError, jsonDepth, readBody, sendJson } from './http'
 import { type InvocationRecord, Ledger } from './ledger'
 import { DATABASE_ACTIONS, handleDatabase } from './protocol/database'
 import {
@@ -47,6 +47,11 @@ export const GATEWAY_MAX_BODY = 100 * 1024
 /** Function-to-function calls go through the cloud's own invoke path: 6 MB. */
 export const INVOKE_MAX_BODY = 6 * 1024 * 1024
 const SDK_MAX_BODY = 16 * 1024 * 1024
+/**
+ * How deep a function's event may nest. MongoDB (and so the cloud database) refuses documents nested
+ * over 100 levels; no real event comes near it, and a deeper one could not be sent to a worker.
+ */
+export const MAX_EVENT_DEPTH = 100
 
 export interface LocalCloudOptions {
   host?: string
@@ -446,6 +451,7 @@ export class LocalCloud {
     if (typeof name !== 'string' || name.length === 0) return { code: 'INVALID_PARAM', message: 'function_name is required' }
     const raw = typeof body.request_data === 'string' ? body.request_data : ''
     if (Buffer.byteLength(raw) > INVOKE_MAX_BODY) return { code: 'INVALID_PARAM', message: 'request_data is over 6 MB' }
+    if (jsonDepth(raw) > MAX_EVENT_DEPTH) return { code: 'INVALID_PARAM', message: `request_data nests deeper than ${MAX_EVENT_DEPTH} levels` }
     let event: unknown = {}
     try {
       event = raw ? JSON.parse(raw) : {}
@@ -523,6 +529,10 @@ export class LocalCloud {
   private async gateway(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'Call functions with POST')
     const raw = await readBody(req, GATEWAY_MAX_BODY)
+    const depth = jsonDepth(raw.toString('utf8'))
+    if (depth > MAX_EVENT_DEPTH) {
+      throw new HttpError(400, 'EXCEED_MAX_NESTING', `The request body nests ${depth} levels deep; the limit is ${MAX_EVENT_DEPTH}`)
+    }
     let event: unknown
     try {
       event = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'))

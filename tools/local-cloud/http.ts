@@ -67,3 +67,23 @@ export function decodeSegment(segment: string): string {
     throw new HttpError(400, 'INVALID_PATH', `"${segment}" is not a valid URL path segment`)
   }
 }
+
+/**
+ * How deep JSON text nests (objects and arrays), counted without recursion, so a hostile body is
+ * measured before anything recursive (JSON.stringify for the worker's channel) sees it.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth)
+    else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return max
+}

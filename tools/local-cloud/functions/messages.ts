@@ -12,6 +12,8 @@ export interface InvokeMessage {
 export type WorkerMessage =
   | { type: 'ready'; loadMs: number }
   | { type: 'load-error'; message: string; stack?: string }
+  /** Sent on receiving a call, before it runs: a call not acknowledged never ran (safe to rerun). */
+  | { type: 'started'; requestId: string }
   | {
       type: 'result'
       requestId: string

@@ -2,6 +2,12 @@
  * A pool of worker processes per function: one invocation at a time per worker (how a cloud function
  * instance behaves), concurrency = number of workers, a per-function timeout, and a worker that
  * throws, times out or crashes is replaced so the next call starts clean.
+ *
+ * A worker can die at any moment (OOM, a crash, kill -9), also while idle and before its `exit`
+ * event arrives. So a worker that disconnected is never handed a call, its `error` events (EPIPE on
+ * a closed channel) are handled, and each call waits for the worker's `started` acknowledgement: a
+ * call whose send failed, or whose worker died before acknowledging it, never ran, and is run again
+ * on a fresh worker. Every path out of `invoke` releases the worker.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -46,11 +52,19 @@ interface Worker {
   busy: boolean
   retired: boolean
   exited: boolean
+  /** The IPC channel closed (the process is dying or dead): it can take no call. */
+  disconnected: boolean
   lastUsed: number
   current?: string
   onExit?: (code: number | null, signal: NodeJS.Signals | null) => void
   onResult?: (message: WorkerMessage) => void
 }
+
+/** How often a call that never ran (its worker died before taking it) is tried on a fresh worker. */
+const MAX_ATTEMPTS = 3
+
+/** A call that did not reach its worker: it never ran, so running it elsewhere is safe. */
+type Attempt = { ran: true; outcome: Outcome; memory?: PeakMemory } | { ran: false; reason: string }
 
 export class FunctionPool {
   private workers: Worker[] = []
@@ -84,7 +98,7 @@ export class FunctionPool {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     })
-    const worker: Worker = { proc, busy: false, retired: false, exited: false, lastUsed: Date.now(), ready: Promise.resolve(0) }
+    const worker: Worker = { proc, busy: false, retired: false, exited: false, disconnected: false, lastUsed: Date.now(), ready: Promise.resolve(0) }
     for (const stream of ['stdout', 'stderr'] as const) {
       const source = proc[stream]
       if (source) {
@@ -103,6 +117,13 @@ export class FunctionPool {
     })
     worker.ready.catch(() => undefined)
     proc.on('message', (raw: unknown) => worker.onResult?.(raw as WorkerMessage))
+    // A send to a process that died (EPIPE, a closed channel) is reported here and through the
+    // send's callback; without a listener it would be thrown and take the whole local cloud down.
+    proc.on('error', (err) => {
+      this.options.onLog(this.config.name, worker.current, 'stderr', `worker ${String(proc.pid)}: ${err.message}`)
+      this.unusable(worker)
+    })
+    proc.on('disconnect', () => this.unusable(worker))
     proc.on('exit', (code, signal) => {
       worker.exited = true
       this.workers = this.workers.filter((w) => w !== worker)
@@ -113,10 +134,21 @@ export class FunctionPool {
     return worker
   }
 
+  /** A worker whose channel closed or failed: no new call goes to it, and it is made sure to end. */
+  private unusable(worker: Worker): void {
+    if (worker.disconnected) return
+    worker.disconnected = true
+    this.kill(worker)
+  }
+
+  private usable(worker: Worker): boolean {
+    return !worker.retired && !worker.exited && !worker.disconnected && worker.proc.connected
+  }
+
   /** Hands free workers to waiting calls, spawning new ones while under the limit. */
   private dispatch(): void {
     while (this.waiting.length > 0 && !this.closed) {
-      const free = this.workers.find((w) => !w.busy && !w.retired && !w.exited)
+      const free = this.workers.find((w) => !w.busy && this.usable(w))
       const worker = free ?? (this.workers.length < this.options.maxWorkers ? this.spawn() : undefined)
       if (!worker) return
       worker.busy = true
@@ -153,43 +185,85 @@ export class FunctionPool {
         outcome: { ok: false, code: 'FUNCTION_NOT_BUILT', message: `${this.config.entry} does not exist: run \`npm run build\`` },
       }
     }
-    const worker = await this.acquire()
-    const coldStart = !this.warm.has(worker)
-    this.warm.add(worker)
+    let coldStart = false
     let startMs: number | undefined
-    try {
-      startMs = await worker.ready
-    } catch (err) {
-      this.release(worker, true)
-      const e = err as Error
-      return { coldStart: true, outcome: { ok: false, code: 'FUNCTION_LOAD_ERROR', message: e.message, stack: e.stack } }
+    for (let attempt = 1; ; attempt++) {
+      const worker = await this.acquire()
+      let result: Attempt | undefined
+      let replace = true
+      try {
+        const cold = !this.warm.has(worker)
+        this.warm.add(worker)
+        coldStart ||= cold
+        try {
+          const loaded = await worker.ready
+          if (cold) startMs = loaded
+        } catch (err) {
+          const e = err as Error
+          return { coldStart: true, outcome: { ok: false, code: 'FUNCTION_LOAD_ERROR', message: e.message, stack: e.stack } }
+        }
+        result = await this.run(worker, requestId, event, context, env)
+        replace = !result.ran || !result.outcome.ok
+      } finally {
+        // Every way out, a thrown error included, gives the worker back (or replaces it).
+        this.release(worker, replace)
+      }
+      if (result.ran) {
+        return { outcome: result.outcome, coldStart, ...(coldStart ? { startMs } : {}), ...(result.memory ? { memory: result.memory } : {}) }
+      }
+      this.options.onLog(this.config.name, requestId, 'stderr', `${result.reason}; the call never ran${attempt < MAX_ATTEMPTS ? ', running it on a fresh worker' : ''}`)
+      if (attempt >= MAX_ATTEMPTS) {
+        return { coldStart, outcome: { ok: false, code: 'FUNCTION_CRASHED', message: `${result.reason} before the call started, ${MAX_ATTEMPTS} times` } }
+      }
     }
+  }
+
+  /** Sends one call to a worker and waits for its outcome, or learns that it never started. */
+  private run(worker: Worker, requestId: string, event: unknown, context: Record<string, unknown>, env: Record<string, string>): Promise<Attempt> {
+    if (!this.usable(worker)) return Promise.resolve({ ran: false, reason: 'the worker had disconnected' })
     worker.current = requestId
-    let memory: PeakMemory | undefined
-    const outcome = await new Promise<Outcome>((resolve) => {
-      const timer = setTimeout(() => {
-        resolve({
-          ok: false,
-          code: 'FUNCTION_TIMEOUT',
-          message: `Invoking task timed out after ${(this.config.timeoutMs / 1000).toFixed(0)} seconds`,
-        })
-      }, this.config.timeoutMs)
-      worker.onExit = (code, signal) => {
+    return new Promise<Attempt>((resolve) => {
+      let started = false
+      let timer: NodeJS.Timeout | undefined
+      const finish = (attempt: Attempt) => {
         clearTimeout(timer)
-        resolve({ ok: false, code: 'FUNCTION_CRASHED', message: `The function's process exited (code ${String(code)}, signal ${String(signal)}) during the call` })
+        worker.onExit = undefined
+        worker.onResult = undefined
+        resolve(attempt)
+      }
+      worker.onExit = (code, signal) => {
+        if (!started) finish({ ran: false, reason: `the worker exited (code ${String(code)}, signal ${String(signal)})` })
+        else finish({ ran: true, outcome: { ok: false, code: 'FUNCTION_CRASHED', message: `The function's process exited (code ${String(code)}, signal ${String(signal)}) during the call` } })
       }
       worker.onResult = (message) => {
+        if (message.type === 'started' && message.requestId === requestId) {
+          started = true
+          return
+        }
         if (message.type !== 'result' || message.requestId !== requestId) return
-        clearTimeout(timer)
-        memory = message.memory
-        if (message.ok) resolve({ ok: true, json: message.json })
-        else resolve({ ok: false, code: 'FUNCTION_ERROR', message: message.error.message, stack: message.error.stack })
+        const outcome: Outcome = message.ok ? { ok: true, json: message.json } : { ok: false, code: 'FUNCTION_ERROR', message: message.error.message, stack: message.error.stack }
+        finish({ ran: true, outcome, ...(message.memory ? { memory: message.memory } : {}) })
       }
+      // The timeout counts from the send, as the cloud counts from the call.
+      timer = setTimeout(() => {
+        finish({ ran: true, outcome: { ok: false, code: 'FUNCTION_TIMEOUT', message: `Invoking task timed out after ${(this.config.timeoutMs / 1000).toFixed(0)} seconds` } })
+      }, this.config.timeoutMs)
       const message: InvokeMessage = { type: 'invoke', requestId, event, context, env }
-      worker.proc.send(message)
+      try {
+        worker.proc.send(message, (err) => {
+          if (err && !started) {
+            this.unusable(worker)
+            finish({ ran: false, reason: `the send to the worker failed (${err.message})` })
+          }
+        })
+      } catch (err) {
+        // The event could not be serialized (the worker received nothing and is fine).
+        clearTimeout(timer)
+        worker.onExit = undefined
+        worker.onResult = undefined
+        resolve({ ran: true, outcome: { ok: false, code: 'FUNCTION_ERROR', message: `The event could not be sent to the function: ${(err as Error).message}` } })
+      }
     })
-    this.release(worker, !outcome.ok)
-    return { outcome, coldStart, ...(coldStart ? { startMs } : {}), ...(memory ? { memory } : {}) }
   }
 
   /** Replaces every worker (after a rebuild): idle ones now, busy ones when their call ends. */

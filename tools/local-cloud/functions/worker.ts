@@ -47,6 +47,7 @@ try {
 process.on('message', (raw: unknown) => {
   const message = raw as InvokeMessage
   if (message.type !== 'invoke') return
+  send({ type: 'started', requestId: message.requestId })
   for (const key of Object.keys(process.env)) {
     if (key.startsWith('WX_') && !(key in message.env)) delete process.env[key]
   }
