@@ -22,11 +22,11 @@ import { FUNCTIONS_DIR, ROOT, WORKER_BUNDLE } from './paths'
 const FUNCTION_TARGET = 'node16'
 
 /** Every folder of cloudfunctions/ with an index.ts, except shared code (folders starting with `_`). */
-export function listFunctions(): string[] {
-  return readdirSync(FUNCTIONS_DIR)
+export function listFunctions(dir = FUNCTIONS_DIR): string[] {
+  return readdirSync(dir)
     .filter((name) => !name.startsWith('_') && !name.startsWith('.'))
-    .filter((name) => statSync(path.join(FUNCTIONS_DIR, name)).isDirectory())
-    .filter((name) => existsSync(path.join(FUNCTIONS_DIR, name, 'index.ts')))
+    .filter((name) => statSync(path.join(dir, name)).isDirectory())
+    .filter((name) => existsSync(path.join(dir, name, 'index.ts')))
     .sort()
 }
 
@@ -43,10 +43,10 @@ function checkFunctionFolder(name: string): void {
   if (!existsSync(path.join(dir, 'config.json'))) throw new Error(`cloudfunctions/${name}: config.json is missing`)
 }
 
-function functionOptions(names: string[]): esbuild.BuildOptions {
+function functionOptions(names: string[], dir = FUNCTIONS_DIR): esbuild.BuildOptions {
   return {
-    entryPoints: names.map((name) => ({ in: path.join(FUNCTIONS_DIR, name, 'index.ts'), out: `${name}/index` })),
-    outdir: FUNCTIONS_DIR,
+    entryPoints: names.map((name) => ({ in: path.join(dir, name, 'index.ts'), out: `${name}/index` })),
+    outdir: dir,
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -77,11 +77,19 @@ function workerOptions(): esbuild.BuildOptions {
  */
 async function buildChanged(options: esbuild.BuildOptions): Promise<void> {
   const result = await esbuild.build({ ...options, write: false })
-  for (const file of result.outputFiles) {
+  writeChanged(result.outputFiles)
+}
+
+/** Writes the files whose bytes differ from what is on disk; answers how many it wrote. */
+function writeChanged(files: readonly esbuild.OutputFile[]): number {
+  let written = 0
+  for (const file of files) {
     if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue
     mkdirSync(path.dirname(file.path), { recursive: true })
     writeFileSync(file.path, file.contents)
+    written++
   }
+  return written
 }
 
 export async function buildAll(): Promise<{ functions: string[]; ms: number }> {
@@ -94,29 +102,51 @@ export async function buildAll(): Promise<{ functions: string[]; ms: number }> {
   return { functions: names, ms: Date.now() - started }
 }
 
-/** Rebuilds on every change; `onRebuilt` receives the functions that were rebuilt. */
-export async function watchFunctions(onRebuilt: (names: string[]) => void): Promise<() => Promise<void>> {
-  const names = listFunctions()
-  let first = true
-  const ctx = await esbuild.context({
-    ...functionOptions(names),
-    plugins: [
-      {
-        name: 'notify',
-        setup(build) {
-          build.onEnd((result) => {
-            if (first) {
-              first = false
-              return
-            }
-            if (result.errors.length === 0) onRebuilt(names)
-          })
-        },
-      },
-    ],
-  })
-  await ctx.watch()
-  return () => ctx.dispose()
+export interface WatchEvents {
+  /** Functions whose bundle changed (their workers should be replaced). */
+  onRebuilt(names: string[]): void
+  /** A function's build failed: its last good bundle stays on disk; `message` is esbuild's report. */
+  onError(name: string, message: string): void
+}
+
+/**
+ * Rebuilds each function on every change, one esbuild context per function, writing nothing itself
+ * (`write: false`): a failed build leaves every bundle as it was (esbuild's own watch mode deletes its
+ * outputs when a build fails), and only the function that failed reports it.
+ */
+export async function watchFunctions(events: WatchEvents, dir = FUNCTIONS_DIR): Promise<() => Promise<void>> {
+  const contexts = await Promise.all(
+    listFunctions(dir).map((name) =>
+      esbuild.context({
+        ...functionOptions([name], dir),
+        write: false,
+        logLevel: 'silent',
+        plugins: [
+          {
+            name: 'keep-last-good',
+            setup(build) {
+              let failed = false
+              build.onEnd((result) => {
+                if (result.errors.length > 0) {
+                  failed = true
+                  const where = (e: esbuild.Message) => (e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : '')
+                  events.onError(name, result.errors.map((e) => `${where(e)}${e.text}`).join('\n'))
+                  return
+                }
+                const written = writeChanged(result.outputFiles ?? [])
+                if (written > 0 || failed) events.onRebuilt([name])
+                failed = false
+              })
+            },
+          },
+        ],
+      }),
+    ),
+  )
+  await Promise.all(contexts.map((ctx) => ctx.watch()))
+  return async () => {
+    await Promise.all(contexts.map((ctx) => ctx.dispose()))
+  }
 }
 
 if (require.main === module) {
@@ -126,7 +156,10 @@ if (require.main === module) {
       console.log(`built ${functions.length} cloud functions (${functions.join(', ')}) and the local-cloud worker in ${ms} ms`)
       console.log(await prepareMiniprogram())
       if (values.watch) {
-        await watchFunctions((names) => console.log(`rebuilt ${names.join(', ')}`))
+        await watchFunctions({
+          onRebuilt: (names) => console.log(`rebuilt ${names.join(', ')}`),
+          onError: (name, message) => console.error(`cloudfunctions/${name} failed to build (its last good bundle is kept):\n${message}`),
+        })
         console.log('watching cloudfunctions/ for changes')
         return
       }

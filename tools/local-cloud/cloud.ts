@@ -97,6 +97,7 @@ export const DEFAULT_WORDS_FILE = path.join(ROOT, 'tools/local-cloud/msgsec-word
 const FAILURE_STATUS: Record<string, number> = {
   FUNCTION_NOT_FOUND: 404,
   FUNCTION_NOT_BUILT: 500,
+  FUNCTION_BUILD_ERROR: 500,
   FUNCTION_LOAD_ERROR: 500,
   FUNCTION_ERROR: 500,
   FUNCTION_TIMEOUT: 504,
@@ -107,6 +108,7 @@ const FAILURE_STATUS: Record<string, number> = {
 const FAILURE_ERRCODE: Record<string, number> = {
   FUNCTION_NOT_FOUND: -501000,
   FUNCTION_NOT_BUILT: -504002,
+  FUNCTION_BUILD_ERROR: -504002,
   FUNCTION_LOAD_ERROR: -504002,
   FUNCTION_ERROR: -504002,
   FUNCTION_TIMEOUT: -504003,
@@ -181,6 +183,8 @@ export class LocalCloud {
   private readonly pools = new Map<string, FunctionPool>()
   private readonly configs = new Map<string, FunctionConfig>()
   private readonly crons: Cron[] = []
+  /** Functions whose last rebuild failed (watch mode), with esbuild's report. */
+  private readonly buildErrors = new Map<string, string>()
   /** Who each running invocation runs as: nested calls inherit it. */
   private readonly identities = new WeakMap<InvocationRecord, Identity>()
   private readonly server: Server
@@ -226,10 +230,22 @@ export class LocalCloud {
     cloud.address = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
     if (options.timers) cloud.startTimers()
     if (options.watch) {
-      cloud.stopWatching = await watchFunctions((names) => {
-        for (const name of names) cloud.pools.get(name)?.recycle()
-        cloud.log(`rebuilt ${names.join(', ')}; workers recycled`)
-      })
+      cloud.stopWatching = await watchFunctions(
+        {
+          onRebuilt: (names) => {
+            for (const name of names) {
+              cloud.buildErrors.delete(name)
+              cloud.pools.get(name)?.recycle()
+            }
+            cloud.log(`rebuilt ${names.join(', ')}; workers recycled`)
+          },
+          onError: (name, message) => {
+            cloud.buildErrors.set(name, message)
+            cloud.log(`${name} failed to build; it answers FUNCTION_BUILD_ERROR until fixed (its last good bundle is kept):\n${message}`)
+          },
+        },
+        cloud.functionsDir,
+      )
     }
     return cloud
   }
@@ -291,6 +307,13 @@ export class LocalCloud {
       const outcome = { ok: false as const, code: 'FUNCTION_NOT_FOUND' as const, message: `FunctionName parameter could not be found: ${fn}` }
       this.ledger.end(record, 'FUNCTION_NOT_FOUND', {})
       this.log(`${new Date().toTimeString().slice(0, 8)} ${fn} FUNCTION_NOT_FOUND`)
+      return { record, outcome }
+    }
+    const buildError = this.buildErrors.get(fn)
+    if (buildError !== undefined) {
+      const outcome: Outcome = { ok: false, code: 'FUNCTION_BUILD_ERROR', message: `cloudfunctions/${fn} does not build:\n${buildError}` }
+      this.ledger.end(record, outcome.code, {})
+      this.logInvocation(record, outcome)
       return { record, outcome }
     }
     const wx: Record<string, string> = {}

@@ -17,6 +17,8 @@ import type { InvokeMessage, PeakMemory, WorkerMessage } from './messages'
 
 export type FailureCode =
   | 'FUNCTION_NOT_BUILT'
+  /** The source does not build (watch mode); the cloud answers it before any worker. */
+  | 'FUNCTION_BUILD_ERROR'
   | 'FUNCTION_LOAD_ERROR'
   | 'FUNCTION_ERROR'
   | 'FUNCTION_TIMEOUT'
