@@ -3,8 +3,8 @@
  *
  * - `local`: HTTP to the local cloud's gateway (`npm start`). Works with a test AppID and no cloud
  *   environment. In WeChat DevTools tick 详情 → 本地设置 → 不校验合法域名 (urlCheck is off in
- *   project.config.json); on a phone, start the local cloud with `--host 0.0.0.0` and put your
- *   computer's LAN address here.
+ *   project.config.json); on a phone, start the local cloud with `--host 0.0.0.0` and put the LAN
+ *   address and the access token it prints in `localCloudUrl` and `localCloudToken`.
  * - `cloud`: `wx.cloud.callFunction` against the WeChat Cloud environment `cloudEnv`.
  *
  * `build` (config.build.ts) is written by `npm run build` from deploy.config.json: the environment
@@ -20,6 +20,8 @@ export interface AppConfig {
   /** WeChat Cloud environment id (deploy.config.json `envId`; 云开发控制台 → 环境 ID). */
   cloudEnv: string
   localCloudUrl: string
+  /** The local cloud's access token, needed off loopback (`npm start -- --host 0.0.0.0` prints it). */
+  localCloudToken: string
   /** Per call, before a retry. */
   timeoutMs: number
 }
@@ -28,5 +30,6 @@ export const config: AppConfig = {
   mode: build.release ? 'cloud' : 'local',
   cloudEnv: build.cloudEnv,
   localCloudUrl: 'http://127.0.0.1:8090',
+  localCloudToken: '',
   timeoutMs: 8000,
 }

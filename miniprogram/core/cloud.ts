@@ -82,6 +82,11 @@ export function localCloudUrl(): string {
   return settings.localCloudUrl
 }
 
+/** Headers every local-cloud request carries: the development caller, and the access token if set. */
+export function localCloudHeaders(): Record<string, string> {
+  return { 'x-wx-openid': localOpenid(), ...(settings.localCloudToken ? { 'x-local-cloud-token': settings.localCloudToken } : {}) }
+}
+
 /** Call once at launch. */
 export function initCloud(): void {
   if (cloudMode() === 'cloud') wx.cloud.init({ env: settings.cloudEnv, traceUser: true })
@@ -153,7 +158,7 @@ const viaLocalCloud: Transport = (fn, event, timeoutMs) =>
       method: 'POST',
       data: event,
       timeout: timeoutMs,
-      header: { 'content-type': 'application/json', 'x-wx-openid': localOpenid() },
+      header: { 'content-type': 'application/json', ...localCloudHeaders() },
       success: (res) => {
         const body = res.data
         if (res.statusCode === 200 && isRecord(body) && 'result' in body) {

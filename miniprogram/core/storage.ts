@@ -3,7 +3,7 @@
  * two transports: wx.cloud.uploadFile, or (local mode) wx.uploadFile to the local cloud's
  * `/storage/client-upload` route, the caller identified as for function calls.
  */
-import { CloudError, cloudMode, localCloudUrl, localOpenid } from './cloud'
+import { CloudError, cloudMode, localCloudHeaders, localCloudUrl } from './cloud'
 
 export function uploadFile(cloudPath: string, tempFilePath: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -17,7 +17,7 @@ export function uploadFile(cloudPath: string, tempFilePath: string): Promise<str
       filePath: tempFilePath,
       name: 'file',
       formData: { cloudPath },
-      header: { 'x-wx-openid': localOpenid() },
+      header: localCloudHeaders(),
       success: (res) => {
         let fileID: unknown
         try {

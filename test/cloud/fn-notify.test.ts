@@ -284,8 +284,11 @@ describe('the daily check-in reminder', () => {
   test('from its timer trigger (no admin needed), and the stats add up', async () => {
     expect(await callAction(t.url, 'notify', 'remind', {}, undefined)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
     // The platform's timer event: today's run (nobody is due today in this data, but it runs and finishes).
-    const timer = await callGateway<{ result: { ok: boolean; data: NotifyOutputs['remind'] } }>(t.url, 'notify', { Type: 'Timer', TriggerName: 'daily-reminder', Time: new Date().toISOString() }, { headers: { 'x-wx-source': 'wx_trigger' } })
-    expect(timer.body.result).toMatchObject({ ok: true, data: { done: true } })
+    // A caller cannot claim to be the timer; the scheduler fires it.
+    const forged = await callGateway<{ error: { code: string } }>(t.url, 'notify', { Type: 'Timer', TriggerName: 'daily-reminder', Time: new Date().toISOString() }, { headers: { 'x-wx-source': 'wx_trigger' } })
+    expect([forged.status, forged.body.error.code]).toEqual([403, 'SOURCE_NOT_ALLOWED'])
+    const timer = await t.cloud.fireTrigger('notify', 'daily-reminder')
+    expect(timer.outcome.ok && JSON.parse(timer.outcome.json ?? 'null')).toMatchObject({ ok: true, data: { done: true } })
     const stats = await ok<NotifyOutputs['stats']>('notify', 'stats', {}, ADMIN)
     const remindStats = stats.templates.find((s) => s.key === 'checkin_reminder')!
     expect(remindStats.configured).toBe(true)

@@ -125,7 +125,7 @@ describe('bad input', () => {
         sent += chunk.length
       },
     })
-    const res = await fetch(`${t.url}/functions/echo`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+    const res = await fetch(`${t.url}/functions/echo`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half' } as RequestInit)
     expect(res.status).toBe(413)
     expect(((await res.json()) as Failure).error.code).toBe('EXCEED_MAX_PAYLOAD_SIZE')
     await expectStillServes()
@@ -147,7 +147,7 @@ describe('bad input', () => {
   })
 
   test('a malformed escape in the function name -> 400, not an internal error', async () => {
-    const res = await fetch(`${t.url}/functions/%E0%A4%A`, { method: 'POST', body: '{}' })
+    const res = await fetch(`${t.url}/functions/%E0%A4%A`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
     expect(res.status).toBe(400)
     await expectStillServes()
   })

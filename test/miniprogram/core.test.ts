@@ -117,6 +117,26 @@ describe('call()', () => {
     expect(server.hits[0]!.headers['x-wx-openid']).toMatch(/^dev-[a-z0-9]{12}$/)
   })
 
+  test('the local cloud access token from the config goes with every call and upload (none when unset)', async () => {
+    const server = await gateway(() => ok({}))
+    const { cloud: client, fake } = load(server.url)
+    const uploads: { header?: Record<string, string> }[] = []
+    Object.assign(fake.wx, { uploadFile: (options: { header?: Record<string, string>; fail?: (e: { errMsg: string }) => void }) => {
+      uploads.push(options)
+      options.fail?.({ errMsg: 'uploadFile:fail test' })
+    } })
+    const storage = require('../../miniprogram/core/storage') as typeof import('../../miniprogram/core/storage')
+    await client.call('content', 'list', {})
+    await storage.uploadFile('feedback/x/a.jpg', '/tmp/a.jpg').catch(() => undefined)
+    client.configureCloud({ localCloudToken: 'lan-token-123' })
+    await client.call('content', 'list', {})
+    await storage.uploadFile('feedback/x/b.jpg', '/tmp/b.jpg').catch(() => undefined)
+    expect(server.hits.map((h) => h.headers['x-local-cloud-token'])).toEqual([undefined, 'lan-token-123'])
+    expect(uploads.map((u) => u.header?.['x-local-cloud-token'])).toEqual([undefined, 'lan-token-123'])
+    expect(uploads.every((u) => /^dev-/.test(u.header?.['x-wx-openid'] ?? ''))).toBe(true)
+    await server.close()
+  })
+
   test("a function's typed error becomes a CloudError with its code and message, and is not retried", async () => {
     const server = await gateway(() => fail('NOT_FOUND', '这篇指南不存在或已下线。'))
     const { cloud: client } = load(server.url)

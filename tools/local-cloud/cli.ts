@@ -16,7 +16,8 @@ import { seedDemo, seedTemplateIds } from './seed'
 const HELP = `Usage: npm start -- [options]
 
   --port <n>       port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
-  --host <addr>    listen address (default 127.0.0.1; the local cloud has no auth, keep it local)
+  --host <addr>    listen address (default 127.0.0.1). Off loopback (0.0.0.0 to test on a phone) every
+                   caller from another machine needs the access token it prints (x-local-cloud-token)
   --data <dir>     data directory: database, storage (default .cloud)
   --env <id>       environment id (default ${DEFAULT_ENV})
   --appid <id>     AppID reported by getWXContext (default ${DEFAULT_APPID})
@@ -78,13 +79,35 @@ async function main(): Promise<void> {
   const templateIds = values['no-seed'] || values['no-template-ids'] ? 0 : seedTemplateIds(cloud.store)
   const env = cloud.sdkEnv()
 
+  const token = cloud.accessToken
+  if (token !== null) {
+    // Loud, and on stderr too, so it is seen whatever else scrolls by.
+    const bar = '!'.repeat(78)
+    process.stderr.write(
+      [
+        '',
+        bar,
+        `!! The local cloud listens on ${values.host}: every device on your network can reach it.`,
+        '!! It plays WeChat: whoever reaches it can act as any user, admins included, read every',
+        '!! openid and the feedback inbox, fire timers and write storage. Callers from other',
+        `!! machines must send the access token (header x-local-cloud-token): ${token}`,
+        `!! LAN address: ${cloud.url}`,
+        "!! In miniprogram/config.ts set localCloudUrl to that address and localCloudToken to the token.",
+        '!! Use a network you trust, and stop it when you are done.',
+        bar,
+        '',
+      ].join('\n') + '\n',
+    )
+  }
+
   if (values.json) {
-    console.log(JSON.stringify({ event: 'ready', url: cloud.url, env: cloud.env, dataDir, functions: build.functions, seeded, sdkEnv: env }))
+    console.log(JSON.stringify({ event: 'ready', url: cloud.url, env: cloud.env, dataDir, functions: build.functions, seeded, sdkEnv: env, ...(token !== null ? { accessToken: token } : {}) }))
   } else {
     const fns = cloud.functions()
     const lines = [
       '',
       `Local cloud listening on ${cloud.url}   (env "${cloud.env}", data in ${path.relative(process.cwd(), dataDir) || '.'})`,
+      ...(token !== null ? [`  LAN address ${cloud.url}   access token ${token}   (header x-local-cloud-token; see the warning above)`] : []),
       '',
       `  gateway    POST ${cloud.url}/functions/<name>   body: {"action": "...", "data": {...}}   caller: header x-wx-openid`,
       `  functions  ${fns.map((f) => `${f.name} (${f.timeoutMs / 1000}s${f.triggers.length ? `, timers: ${f.triggers.map((t) => t.name).join(',')}` : ''})`).join(', ')}`,

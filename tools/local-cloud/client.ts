@@ -22,13 +22,18 @@ export interface CloudProcess {
   url: string
   proc: ChildProcess
   dataDir: string
+  /** Off loopback: the token callers from other machines send (x-local-cloud-token). */
+  accessToken?: string
+  /** The last of what it printed to stderr (its log, warnings). */
+  stderr(): string
   stop(): Promise<void>
 }
 
 /** Starts `npm start`'s CLI on a free port with a temporary data directory (removed by stop()). */
-export async function startCloudProcess(options: { workers?: number; prefix?: string; seed?: boolean } = {}): Promise<CloudProcess> {
+export async function startCloudProcess(options: { workers?: number; prefix?: string; seed?: boolean; host?: string } = {}): Promise<CloudProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), options.prefix ?? 'local-cloud-'))
   const args = ['tools/local-cloud/cli.ts', '--port', '0', '--data', dataDir, '--json', '--no-watch', '--no-timers', '--workers', String(options.workers ?? 2)]
+  if (options.host) args.push('--host', options.host)
   if (!options.seed) args.push('--no-seed')
   // Scripts and tests configure subscription templates themselves (or test them unconfigured).
   args.push('--no-template-ids')
@@ -36,11 +41,11 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
   // The last of what it printed to stderr, to say why it did not start.
   let stderr = ''
   proc.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
-  const url = await new Promise<string>((resolve, reject) => {
+  const { url, accessToken } = await new Promise<{ url: string; accessToken?: string }>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (line.startsWith('{')) {
-        const msg = JSON.parse(line) as { event?: string; url?: string }
-        if (msg.event === 'ready' && msg.url) resolve(msg.url)
+        const msg = JSON.parse(line) as { event?: string; url?: string; accessToken?: string }
+        if (msg.event === 'ready' && msg.url) resolve({ url: msg.url, ...(msg.accessToken ? { accessToken: msg.accessToken } : {}) })
       }
     })
     proc.once('exit', (code) => reject(new Error(`local cloud exited with ${String(code)}: ${stderr}`)))
@@ -49,6 +54,8 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
     url,
     proc,
     dataDir,
+    ...(accessToken ? { accessToken } : {}),
+    stderr: () => stderr,
     stop: async () => {
       if (proc.exitCode === null) {
         const exited = new Promise((resolve) => proc.once('exit', resolve))

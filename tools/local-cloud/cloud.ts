@@ -7,7 +7,8 @@
  *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`).
  * Functions run in worker pools; timer triggers fire on their cron schedule.
  */
-import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { rename, unlink } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -20,6 +21,7 @@ import mime from 'mime-types'
 import { collections as manifest } from '../../cloudfunctions/_shared/collections'
 import { watchFunctions } from '../build'
 import { ROOT, WORKER_BUNDLE } from '../paths'
+import { type AccessPolicy, accessPolicy, checkAccess, isLoopbackAddress, lanAddresses } from './access'
 import { DbError } from './db/errors'
 import { DocumentStore } from './db/store'
 import { type FunctionConfig, readFunctionConfig } from './functions/config'
@@ -54,7 +56,10 @@ const SDK_MAX_BODY = 16 * 1024 * 1024
 export const MAX_EVENT_DEPTH = 100
 
 export interface LocalCloudOptions {
+  /** Listen address: loopback by default. Any other needs the access token from other machines. */
   host?: string
+  /** The access token off loopback (default: made once and kept in <dataDir>/access-token). */
+  accessToken?: string
   /** 0 picks a free port. */
   port?: number
   dataDir?: string
@@ -83,6 +88,12 @@ export interface Identity {
   /** `wx_client`, `wx_devtools`, `wx_http`, `wx_trigger`... */
   source: string
 }
+
+/**
+ * What a gateway caller may say it is (`x-wx-source`). `wx_trigger` is not among them: only the
+ * local scheduler marks a call as a timer (timer-only actions trust it), see fireTrigger.
+ */
+export const CLIENT_SOURCES = ['wx_client', 'wx_devtools', 'wx_http'] as const
 
 export interface InvokeResponse {
   record: InvocationRecord
@@ -192,6 +203,8 @@ export class LocalCloud {
   private stopWatching?: () => Promise<void>
   private words: Map<string, number>
   private address = ''
+  private sdkAddress = ''
+  private policy: AccessPolicy = accessPolicy('127.0.0.1', null)
 
   private constructor(private readonly options: LocalCloudOptions) {
     this.env = options.env ?? DEFAULT_ENV
@@ -227,7 +240,13 @@ export class LocalCloud {
       throw err
     }
     const { address, port } = cloud.server.address() as AddressInfo
-    cloud.address = `http://${address.includes(':') ? `[${address}]` : address}:${port}`
+    const origin = (host: string) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    const wildcard = address === '0.0.0.0' || address === '::'
+    const loopback = isLoopbackAddress(address)
+    // Clients (a phone, temporary URLs) use the LAN address; workers on this machine use loopback.
+    cloud.address = origin(wildcard ? (lanAddresses().find((a) => !a.includes(':')) ?? '127.0.0.1') : address)
+    cloud.sdkAddress = origin(wildcard || loopback ? '127.0.0.1' : address)
+    cloud.policy = accessPolicy(address, loopback ? null : (options.accessToken ?? cloud.storedToken()))
     if (options.timers) cloud.startTimers()
     if (options.watch) {
       cloud.stopWatching = await watchFunctions(
@@ -254,6 +273,24 @@ export class LocalCloud {
     return this.address
   }
 
+  /** The token callers from other machines must send (null: loopback only, none needed). */
+  get accessToken(): string | null {
+    return this.policy.token
+  }
+
+  /** Made once per data directory, so a phone's configuration survives restarts (`--reset` makes a new one). */
+  private storedToken(): string {
+    const file = path.join(this.dataDir, 'access-token')
+    if (existsSync(file)) {
+      const token = readFileSync(file, 'utf8').trim()
+      if (token.length >= 16) return token
+    }
+    const token = randomBytes(18).toString('base64url')
+    mkdirSync(this.dataDir, { recursive: true })
+    writeFileSync(file, `${token}\n`, { mode: 0o600 })
+    return token
+  }
+
   get port(): number {
     return (this.server.address() as AddressInfo).port
   }
@@ -265,7 +302,7 @@ export class LocalCloud {
   /** Environment variables that point an unmodified wx-server-sdk at this local cloud. */
   sdkEnv(token?: string): Record<string, string> {
     return {
-      TCB_CONTEXT_CNFG: JSON.stringify({ URL: `${this.url}/admin${token ? `/i/${token}` : ''}` }),
+      TCB_CONTEXT_CNFG: JSON.stringify({ URL: `${this.sdkAddress}/admin${token ? `/i/${token}` : ''}` }),
       TENCENTCLOUD: 'true',
       TENCENTCLOUD_SECRETID: 'local',
       TENCENTCLOUD_SECRETKEY: 'local',
@@ -365,13 +402,16 @@ export class LocalCloud {
     )
   }
 
-  /** Fires one timer trigger now (what the schedule does). */
-  async fireTrigger(fn: string, trigger: string): Promise<InvokeResponse> {
+  /**
+   * Fires one timer trigger (what the schedule does), the only way a call is marked `wx_trigger`.
+   * `at` is the event's `Time` (default now): tests fire a trigger as of a given instant with it.
+   */
+  async fireTrigger(fn: string, trigger: string, at = new Date()): Promise<InvokeResponse> {
     const config = this.configs.get(fn)
     const spec = config?.triggers.find((t) => t.name === trigger)
     if (!config || !spec) throw new HttpError(404, 'TRIGGER_NOT_FOUND', `No timer trigger "${trigger}" on function "${fn}"`)
     // The cloud's timer event carries the time to the second: "2019-02-21T11:49:00Z".
-    const time = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+    const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z')
     const event = { Type: 'Timer', TriggerName: spec.name, Time: time, ...(spec.message ? { Message: spec.message } : {}) }
     return this.invoke(fn, event, { source: 'wx_trigger' })
   }
@@ -405,6 +445,9 @@ export class LocalCloud {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local')
     const parts = url.pathname.split('/').filter(Boolean)
+    // A worker's own endpoint (/admin/i/<live invocation token>) is as good as the access token.
+    const invocation = parts[0] === 'admin' && parts[1] === 'i' && this.ledger.record(parts[2]) !== undefined
+    checkAccess(req, url.pathname, this.policy, invocation)
     if (parts[0] === 'admin') {
       if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST only')
       const token = parts[1] === 'i' ? parts[2] : undefined
@@ -565,12 +608,16 @@ export class LocalCloud {
     if (typeof event !== 'object' || event === null || Array.isArray(event)) {
       throw new HttpError(400, 'INVALID_EVENT', 'The request body must be a JSON object (the function\'s event)')
     }
+    const source = header(req, 'x-wx-source') ?? 'wx_client'
+    if (!(CLIENT_SOURCES as readonly string[]).includes(source)) {
+      throw new HttpError(403, 'SOURCE_NOT_ALLOWED', `x-wx-source "${source.slice(0, 64)}" is not a client's: callers may say ${CLIENT_SOURCES.join(', ')}; timer calls come from the scheduler only`)
+    }
     const identity: Identity = {
       openid: header(req, 'x-wx-openid'),
       appid: header(req, 'x-wx-appid'),
       unionid: header(req, 'x-wx-unionid'),
       clientIp: req.socket.remoteAddress,
-      source: header(req, 'x-wx-source') ?? 'wx_client',
+      source,
     }
     const { record, outcome } = await this.invoke(name, event, identity)
     const headers = {
