@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { collections, type CollectionSpec } from '../cloudfunctions/_shared/collections'
+import { collections, type CollectionSpec, storageRule } from '../cloudfunctions/_shared/collections'
 import { ROOT } from './paths'
 
 export const COLLECTIONS_DOC = path.join(ROOT, 'docs/collections.md')
@@ -48,6 +48,18 @@ export function renderCollectionsDoc(): string {
     }
     out.push('Security rule (自定义安全规则):', '', '```json', JSON.stringify(spec.rule, null, 2), '```', '')
   }
+  out.push(
+    '## Cloud storage rule',
+    '',
+    'Cloud console → 存储 → 权限设置 → 自定义安全规则 (`npm run deploy` sets it; the local cloud enforces it on',
+    "clients' uploads and reads). A client reads only the files it uploaded and writes only files of its own",
+    'in `feedback/<openid>/` and `avatars/<openid>/`; functions are not bound by it and hand out temporary URLs.',
+    '',
+    '```json',
+    JSON.stringify(storageRule, null, 2),
+    '```',
+    '',
+  )
   return out.join('\n')
 }
 

@@ -177,6 +177,23 @@ export const collections = {
 
 export type CollectionName = keyof typeof collections
 
+/**
+ * The cloud-storage security rule for clients (存储 → 权限设置 → 自定义安全规则): `npm run deploy` sets it
+ * and the local cloud enforces it. Functions use the server SDK, which rules do not restrict, so the
+ * admin inbox and other users see a file only through a temporary URL a function makes.
+ *  - read: a client reads only the files it uploaded (a feedback screenshot is not readable by
+ *    whoever learns its file ID);
+ *  - write: a client writes only files of its own (not another user's upload, not a file a function
+ *    wrote such as an invite code image), and only in the folders devices upload to,
+ *    `feedback/<openid>/` and `avatars/<openid>/`. The rule language cannot compare a folder with
+ *    the caller's openid; the functions accept only file IDs in the caller's own folder.
+ * Written in the documented subset of the rule language (==, &&, a regular expression's test).
+ */
+export const storageRule: SecurityRule = {
+  read: 'auth != null && resource.openid == auth.openid',
+  write: 'auth != null && resource.openid == auth.openid && /^(feedback|avatars)\\/[^\\/]+\\/[^\\/]+$/.test(resource.path) == true',
+}
+
 export const collectionNames = Object.keys(collections) as CollectionName[]
 
 export function isCollectionName(name: string): name is CollectionName {

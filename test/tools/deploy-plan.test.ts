@@ -5,7 +5,7 @@
  * drift (code, configuration, variables, triggers, indexes, rules, documents an admin edited) gives
  * exactly the operations that repair it, or a problem with its fix.
  */
-import { collections } from '../../cloudfunctions/_shared/collections'
+import { collections, storageRule } from '../../cloudfunctions/_shared/collections'
 import { templateKeys } from '../../cloudfunctions/_shared/templates'
 import { checkConfig } from '../../cloudfunctions/incentives/defaults'
 import { configDocSchema } from '../../cloudfunctions/experiments/schema'
@@ -411,6 +411,14 @@ describe('the storage rule', () => {
     plan = computePlan(withRule(), state, { ...ALL, sections: ['storage'] })
     expect(operations(plan)).toEqual([])
     expect(plan.items[0]!.status).toBe('unchanged')
+  })
+
+  test("the desired state carries the manifest's storageRule, which the plan sets on a bucket still PRIVATE", () => {
+    const desired = desiredState(config(), NO_SECRETS)
+    expect(desired.storageRule).toBe(storageRule)
+    const state = empty()
+    state.storage = { aclTag: 'PRIVATE', rule: null }
+    expect(operations(computePlan(desired, state, { ...ALL, sections: ['storage'] }))).toEqual([{ kind: 'setStorageRule', rule: storageRule }])
   })
 
   test('a first deploy sets it; without a rule in the manifest the bucket is left as it is', () => {

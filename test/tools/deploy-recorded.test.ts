@@ -13,6 +13,7 @@ import { configDocSchema } from '../../cloudfunctions/experiments/schema'
 import { checkConfig } from '../../cloudfunctions/incentives/defaults'
 import { listFunctions } from '../../tools/build'
 import { bundleSha256, codeDescription, readFunctionConfig, UPLOADED_FILES } from '../../tools/deploy/desired'
+import { storageRule } from '../../cloudfunctions/_shared/collections'
 import { manifestStorageRule } from '../../tools/deploy/storage-rule'
 import { FUNCTIONS_DIR, ROOT } from '../../tools/paths'
 import { expectToolOk, runTool, startTestCloud, TEST_APPID, TEST_ENV, TEST_TEMPLATES, type TestCloud, type ToolRun, toolEnv } from '../helpers/deploy-tools'
@@ -258,16 +259,16 @@ describe('the storage rule', () => {
     expect(run.stdout).toContain(`storage acl: ${JSON.stringify({ acl: 'CUSTOM', rule })}`)
   }, 60_000)
 
-  test('the manifest\'s rule, when it has one, is what a deploy sets', async () => {
-    const manifest = manifestStorageRule()
+  test("the manifest's rule (collections.ts storageRule) is what a deploy sets, CUSTOM, and a second deploy leaves it", async () => {
     const run = await deploy(['--only', 'storage'])
     expectOk(run)
-    if (manifest) {
-      expect(byAction('ModifyStorageSafeRule').map((c) => c.params.Rule)).toEqual([JSON.stringify(manifest)])
-    } else {
-      expect(run.stdout).toContain('has no storageRule: the bucket rule is left as it is')
-      expect(fake.writes()).toEqual([])
-    }
+    expect(manifestStorageRule()).toBe(storageRule)
+    expect(byAction('ModifyStorageSafeRule').map((c) => [c.params.AclTag, c.params.Rule])).toEqual([['CUSTOM', JSON.stringify(storageRule)]])
+    expect(run.stdout).toContain(`write: ${storageRule.write as string}`)
+    fake.calls.length = 0
+    const again = await deploy(['--only', 'storage'])
+    expectOk(again)
+    expect(byAction('ModifyStorageSafeRule', fake.writes())).toEqual([])
   }, 60_000)
 })
 

@@ -71,7 +71,7 @@ function sameToken(given: string | undefined, expected: string): boolean {
 
 /** Routes whose body is JSON: the gateway, the SDK endpoint (except open API's multipart), inspection. */
 function jsonRoute(path: string, contentType: string): boolean {
-  if (path.startsWith('/storage/')) return false
+  if (path.startsWith('/storage/')) return path === '/storage/client-temp-url'
   if (path.startsWith('/admin') && contentType.startsWith('multipart/form-data')) return false
   return true
 }

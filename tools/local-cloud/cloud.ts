@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { Cron } from 'croner'
 import mime from 'mime-types'
-import { collections as manifest } from '../../cloudfunctions/_shared/collections'
+import { collections as manifest, storageRule } from '../../cloudfunctions/_shared/collections'
 import { watchFunctions } from '../build'
 import { ROOT, WORKER_BUNDLE } from '../paths'
 import { type AccessPolicy, accessPolicy, checkAccess, isLoopbackAddress, lanAddresses } from './access'
@@ -41,7 +41,8 @@ import {
   OUTBOX,
   platformError,
 } from './protocol/openapi'
-import { MAX_UPLOAD_BYTES, Storage } from './protocol/storage'
+import { MAX_UPLOAD_BYTES, Storage, STORAGE_FILES } from './protocol/storage'
+import { allows, checkRule } from './protocol/storage-rules'
 import { DEFAULT_PORT } from './port'
 
 /** The cloud's limit for a function call's request body (text): 100 KB. */
@@ -215,7 +216,13 @@ export class LocalCloud {
     this.store = new DocumentStore({
       file: path.join(this.dataDir, 'db.sqlite'),
       env: this.env,
-      collections: { ...manifest, [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] }, [OPENAPI_FAULTS]: { indexes: [] }, [MEDIA_CHECKS]: { indexes: [] } },
+      collections: {
+        ...manifest,
+        [OUTBOX]: { indexes: [{ name: 'touser_1', keys: { touser: 1 } }] },
+        [OPENAPI_FAULTS]: { indexes: [] },
+        [MEDIA_CHECKS]: { indexes: [] },
+        [STORAGE_FILES]: { indexes: [] },
+      },
     })
     this.storage = new Storage(this.dataDir, this.env, () => this.url)
     this.words = loadWordList(options.wordsFile ?? DEFAULT_WORDS_FILE)
@@ -227,6 +234,7 @@ export class LocalCloud {
 
   static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
     if (!existsSync(WORKER_BUNDLE)) throw new Error(`${WORKER_BUNDLE} is missing: run \`npm run build\``)
+    checkRule(storageRule)
     const cloud = new LocalCloud(options)
     try {
       for (const name of discoverFunctions(cloud.functionsDir)) cloud.loadFunction(name)
@@ -663,6 +671,10 @@ export class LocalCloud {
       sendJson(res, 200, { fileID: await this.clientUpload(req) })
       return
     }
+    if (parts[1] === 'client-temp-url' && req.method === 'POST') {
+      sendJson(res, 200, await this.clientTempUrls(req))
+      return
+    }
     if (parts[1] === 'file' && (req.method === 'GET' || req.method === 'HEAD')) {
       const once = parts.slice(2).map(decodeSegment).join('/')
       const expires = Number(url.searchParams.get('t'))
@@ -686,6 +698,51 @@ export class LocalCloud {
       return
     }
     throw new HttpError(404, 'NOT_FOUND', 'No such storage route')
+  }
+
+  /** The openid that uploaded a file from a client; '' for a file written through the server SDK (or unknown). */
+  private ownerOf(cloudPath: string): string {
+    const doc = this.store.find(STORAGE_FILES, { query: { _id: cloudPath }, limit: 1 })[0]
+    return typeof doc?.openid === 'string' ? doc.openid : ''
+  }
+
+  private setOwner(cloudPath: string, openid: string): void {
+    this.store.modify(STORAGE_FILES, { query: { _id: cloudPath }, data: { $set: { openid } }, multi: false, merge: true, upsert: true })
+  }
+
+  /**
+   * Whether the manifest's storage rule lets a client (`openid`, or none) read or write a file: the
+   * file's owner is its uploader, or the caller for a file being created, as on the cloud.
+   */
+  private clientMay(op: 'read' | 'write', openid: string | undefined, cloudPath: string): boolean {
+    const owner = this.storage.exists(cloudPath) ? this.ownerOf(cloudPath) : op === 'write' ? (openid ?? '') : ''
+    return allows(storageRule, op, { auth: openid ? { openid } : null, resource: { openid: owner, path: cloudPath } })
+  }
+
+  /**
+   * What `wx.cloud.getTempFileURL` does for a device (local mode): `{ fileList: [fileID...] }`, the
+   * caller in `x-wx-openid`; each file the storage rule lets the caller read gets a temporary URL.
+   */
+  private async clientTempUrls(req: IncomingMessage): Promise<{ fileList: Record<string, unknown>[] }> {
+    const openid = header(req, 'x-wx-openid')
+    let body: { fileList?: unknown }
+    try {
+      body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8')) as { fileList?: unknown }
+    } catch {
+      throw new HttpError(400, 'INVALID_JSON', 'The request body is not valid JSON')
+    }
+    const list = body?.fileList
+    if (!Array.isArray(list) || list.length === 0 || list.length > 50 || !list.every((id) => typeof id === 'string')) {
+      throw new HttpError(400, 'INVALID_REQUEST', 'Send { fileList: [fileID, ...] } with 1-50 file IDs')
+    }
+    return {
+      fileList: (list as string[]).map((fileID) => {
+        const cloudPath = this.storage.pathOf(fileID)
+        if (!cloudPath || !this.storage.exists(cloudPath)) return { fileID, tempFileURL: '', status: -1, errMsg: 'STORAGE_FILE_NONEXIST' }
+        if (!this.clientMay('read', openid, cloudPath)) return { fileID, tempFileURL: '', status: -1, errMsg: 'STORAGE_PERMISSION_DENIED' }
+        return { fileID, tempFileURL: this.storage.tempUrl(cloudPath), status: 0, errMsg: 'ok' }
+      }),
+    }
   }
 
   /**
@@ -719,6 +776,9 @@ export class LocalCloud {
           let target: string
           try {
             target = this.storage.diskPath(storagePath(cloudPath))
+            if (!this.clientMay('write', openid, cloudPath)) {
+              throw new HttpError(403, 'STORAGE_PERMISSION_DENIED', `The storage rule does not let ${openid} write ${cloudPath} (cloudfunctions/_shared/collections.ts storageRule)`)
+            }
           } catch (err) {
             stream.resume()
             reject(err)
@@ -738,6 +798,7 @@ export class LocalCloud {
       if (truncated) throw tooLarge
       await rename(partial, this.storage.diskPath(cloudPath))
       partial = undefined
+      this.setOwner(cloudPath, openid)
     } finally {
       if (partial) await unlink(partial).catch(() => undefined)
     }
@@ -769,6 +830,8 @@ export class LocalCloud {
       await pipeline(req, limit, createWriteStream(partial))
       if (size > MAX_UPLOAD_BYTES) throw tooLarge
       await rename(partial, target)
+      // Written through the server SDK: no client owns it.
+      this.setOwner(cloudPath, '')
     } catch (err) {
       await unlink(partial).catch(() => undefined)
       throw err

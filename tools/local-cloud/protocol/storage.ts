@@ -9,6 +9,8 @@ import { DbError } from '../db/errors'
 
 /** Default lifetime of a temporary URL (the cloud's default is one day). */
 export const TEMP_URL_MAX_AGE_S = 86_400
+/** Who uploaded each file from a client (`_id` the cloud path, `openid`), for the storage rule. */
+export const STORAGE_FILES = '_storage_files'
 /** The largest single upload the local cloud accepts. */
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
