@@ -29,6 +29,13 @@ import { notifyReply } from './notify'
 
 const PAGE_SIZE = 20
 
+/**
+ * How long a taken slot counts without its feedback stored: longer than the function can run (its
+ * timeout is 10 s, config.json), so a slot of a call still running is never reclaimed. After it, a
+ * slot whose call died or timed out before the insert no longer counts.
+ */
+const RESERVATION_MS = 60_000
+
 function hourlyLimit(): number {
   const value = Number(process.env.FEEDBACK_HOURLY_LIMIT)
   return Number.isInteger(value) && value > 0 ? value : 5
@@ -143,8 +150,13 @@ const router = createRouter<typeof feedbackActions, FeedbackOutputs>(feedbackAct
    */
   async submit({ category, text, images, contact, context }, { openid }) {
     const now = new Date()
-    // Taken first, so a flood is refused before any storage or content-check call; race-free.
-    const slot = await takeSlot({ id: `feedback:${openid}`, limit: hourlyLimit(), windowMs: 3600_000 }, now)
+    // Taken first, so a flood is refused before any storage or content-check call; race-free. The
+    // slot is a reservation the insert confirms (the feedback's _id is the slot's token): should
+    // this call die or time out before the insert, the slot stops counting after RESERVATION_MS.
+    const slot = await takeSlot(
+      { id: `feedback:${openid}`, limit: hourlyLimit(), windowMs: 3600_000, confirm: { collection: 'feedback', withinMs: RESERVATION_MS } },
+      now,
+    )
     if (!slot) throw new AppError('RATE_LIMITED', '提交太频繁了，请过一会儿再试。')
     try {
       await checkImages(images, openid)
@@ -160,7 +172,8 @@ const router = createRouter<typeof feedbackActions, FeedbackOutputs>(feedbackAct
         createdAt: now,
         updatedAt: now,
       }
-      return { id: await collection('feedback').add(doc) }
+      await collection('feedback').add({ _id: slot.token, ...doc })
+      return { id: slot.token }
     } catch (err) {
       // A refused submission does not count against the limit.
       await releaseSlot(slot).catch((e: unknown) => console.error('[submit] could not give the slot back', e))

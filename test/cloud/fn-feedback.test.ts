@@ -7,7 +7,8 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { FeedbackOutputs } from '../../cloudfunctions/feedback/api'
-import { callAction, startCloud, type TestCloud } from '../helpers/local-cloud'
+import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
+import { type RiggedFunctions, riggedFunctions } from '../helpers/rigged-functions'
 
 const ADMIN = 'o-feedback-admin'
 const USER = 'o-feedback-user'
@@ -338,5 +339,58 @@ describe('mine, inbox, reply, close, stats', () => {
       ok: true,
       data: { total: 3, byStatus: { open: 2, replied: 0, closed: 1 }, byCategory: { suggestion: 1, bug: 1, content: 0, other: 1 } },
     })
+  })
+})
+
+describe('a submission that dies between its hourly slot and the insert', () => {
+  // The real feedback bundle with a movable clock, and a fault: for o-crashy, the worker dies the
+  // moment it sends the insert of a text containing "crash-me" (after the slot and every check).
+  let rig: RiggedFunctions
+  let r: TestCloud
+  const CRASHY = 'o-crashy'
+  const T0 = '2031-05-01T10:00:00.000Z'
+  const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString()
+  beforeAll(async () => {
+    rig = riggedFunctions(['feedback'], {
+      preload: ['clock', 'failpoint'],
+      env: { TEST_FAILPOINTS: JSON.stringify([{ openid: CRASHY, match: '^(?=[\\s\\S]*database\\.insertDocument)(?=[\\s\\S]*crash-me)', mode: 'crash' }]) },
+    })
+    r = await startCloud({ functionsDir: rig.dir })
+  })
+  afterAll(async () => {
+    await r?.stop()
+    rig?.remove()
+  })
+
+  const send = (text: string) => callGateway<{ result?: { ok: boolean; error?: { code: string } } }>(r.url, 'feedback', { action: 'submit', data: { category: 'bug', text, context: CONTEXT } }, { openid: CRASHY })
+  const stored = () => r.cloud.store.count('feedback', { openid: CRASHY })
+
+  test('holds its slot only while the call could still be running: afterwards the user may send 5 again, not 6', async () => {
+    rig.setClock(T0)
+    for (let i = 0; i < 5; i++) {
+      const crashed = await send(`crash-me ${i}`)
+      expect(crashed.status).toBe(502)
+    }
+    expect(stored()).toBe(0)
+    // 30 s later the calls could in principle still be running: their slots count.
+    rig.setClock(at(30))
+    expect((await send('半分钟后')).body.result).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    // Two minutes later (well within the hour) they never stored anything: they no longer count.
+    rig.setClock(at(120))
+    for (let i = 0; i < 5; i++) expect([i, (await send(`两分钟后第 ${i} 条`)).body.result?.ok]).toEqual([i, true])
+    expect((await send('第 6 条')).body.result).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    expect(stored()).toBe(5)
+    // Stored submissions keep their slots for the whole hour, dead reservations or not.
+    rig.setClock(at(1800))
+    expect((await send('半小时后')).body.result).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } })
+    rig.setClock(at(3600 + 121))
+    expect((await send('一小时后')).body.result?.ok).toBe(true)
+  }, 60_000)
+
+  test('the stored feedback carries its slot: its _id is the slot token', async () => {
+    const limit = r.cloud.store.find('rate_limits', { query: { _id: `feedback:${CRASHY}` } })[0] as { recent: { token: string }[] }
+    const ids = new Set((r.cloud.store.find('feedback', { query: { openid: CRASHY }, limit: 100 }) as { _id: string }[]).map((d) => d._id))
+    expect(limit.recent.length).toBeGreaterThan(0)
+    expect(limit.recent.every((e) => ids.has(e.token))).toBe(true)
   })
 })
