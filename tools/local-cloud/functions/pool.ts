@@ -136,11 +136,14 @@ export class FunctionPool {
     return worker
   }
 
-  /** A worker whose channel closed or failed: no new call goes to it, and it is made sure to end. */
+  /**
+   * A worker whose channel closed or failed: no new call goes to it, and an idle one is made sure to
+   * end (a busy one ends with its call: its exit, or the timeout, settles it).
+   */
   private unusable(worker: Worker): void {
     if (worker.disconnected) return
     worker.disconnected = true
-    this.kill(worker)
+    if (!worker.busy) this.kill(worker)
   }
 
   private usable(worker: Worker): boolean {
