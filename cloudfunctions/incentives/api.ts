@@ -54,9 +54,16 @@ export const incentivesActions = {
   invite: { input: z.strictObject({}), auth: 'user' },
   /**
    * Called by a new user's device after its first login: rewards the inviter and the invitee once.
-   * Without a code, the inviter recorded by the first-touch attribution is used.
+   * Without a code, the inviter recorded by the first-touch attribution is used, else the sharer's
+   * (the anonymous id in the shared path the app was opened from, known to the cloud by `track`).
    */
-  acceptInvite: { input: z.strictObject({ code: z.string().regex(INVITE_CODE, 'an 8-character invite code').optional() }), auth: 'user' },
+  acceptInvite: {
+    input: z.strictObject({
+      code: z.string().regex(INVITE_CODE, 'an 8-character invite code').optional(),
+      sharer: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "a device's anonymous id (UUIDv7)").optional(),
+    }),
+    auth: 'user',
+  },
   /** My points history, newest first; pass the previous page's `nextCursor` for the next page. */
   ledger: {
     input: z.strictObject({

@@ -401,12 +401,13 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
     return result
   },
 
-  async acceptInvite({ code }, { openid }) {
+  async acceptInvite({ code, sharer }, { openid }) {
     const { now, today } = clock()
-    const [config, user, registered] = await Promise.all([
+    const [config, user, registered, shared] = await Promise.all([
       loadConfig(),
       collection('users').get(openid, { firstSeenDay: true, firstTouch: true }),
       code ? collection('channel_codes').get(code) : Promise.resolve(null),
+      sharer && !code ? collection('identities').get(sharer) : Promise.resolve(null),
     ])
     if (!user) throw new AppError('NOT_FOUND', '请先登录。')
     if (user.firstSeenDay !== today) throw new AppError('FORBIDDEN', '只有今天新加入的用户可以接受邀请。')
@@ -415,7 +416,7 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
       if (!registered?.inviter) throw new AppError('NOT_FOUND', '邀请码无效。')
       inviter = registered.inviter
     } else {
-      inviter = user.firstTouch?.inviter
+      inviter = user.firstTouch?.inviter ?? shared?.openid
       if (!inviter) throw new AppError('NOT_FOUND', '没有找到邀请你的人。')
     }
     if (inviter === openid) throw new AppError('FORBIDDEN', '不能邀请自己。')

@@ -556,6 +556,22 @@ describe('referrals', () => {
     expect(await fail('acceptInvite', { code: aliceCode }, 'o-erin')).toMatchObject({ code: 'FORBIDDEN' })
   })
 
+  test('opened from a shared page, before any first touch is recorded: the sharer\'s device names the inviter', async () => {
+    const sharer = '01890a5d-ac96-774b-bcce-b302099a8057'
+    t.cloud.store.insert('identities', [{ _id: sharer, openid: 'o-alice', firstSeenAt: new Date() }])
+    on(D(4))
+    await login('o-sam')
+    await login('o-tom')
+    const aliceBefore = balance('o-alice')
+    expect(await ok('acceptInvite', { sharer }, 'o-sam')).toEqual({ reward: 20, inviterRewarded: true, balance: 20 })
+    expect(balance('o-alice')).toBe(aliceBefore + 50)
+    expect(find('referrals', { _id: 'o-sam' })).toEqual([expect.objectContaining({ inviter: 'o-alice', code: '' })])
+    const before = snapshot()
+    expect(await fail('acceptInvite', { sharer: '01890a5d-ac96-774b-bcce-b302099a8058' }, 'o-tom')).toEqual({ code: 'NOT_FOUND', message: '没有找到邀请你的人。' })
+    expect(await fail('acceptInvite', { sharer: 'o-alice' }, 'o-tom')).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'sharer' }] })
+    expect(snapshot()).toBe(before)
+  })
+
   test('loops are refused: two new users inviting each other, and a three-user ring', async () => {
     await newcomer('o-fay', D(6))
     await newcomer('o-gus', D(6))
