@@ -157,7 +157,7 @@ describe('check-in', () => {
     const openid = await userSince(10)
     const d = device(openid)
     const { m, tracker } = await open(CHECKIN, d)
-    expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+    expect(m.find('skeleton__row').length).toBeGreaterThan(0)
     await ready(m, 'the check-in page')
 
     const t = today()
@@ -516,7 +516,7 @@ describe('points and levels', () => {
     m.cloud.configureCloud({ localCloudUrl: cloud.url })
     await m.tap(button(m, '重新加载'))
     expect(m.page.data.status).toBe('loading')
-    expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+    expect(m.find('skeleton__row').length).toBeGreaterThan(0)
     await ready(m)
     expect(m.find('entry')).toHaveLength(20)
   })
