@@ -364,8 +364,13 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
       balance: account.balance,
       level: levelOf(account.lifetime, config.levels).level,
     })
-    // Facts from outside the account (profile, events) only grow; read them before the transaction.
-    const outside = task.kind === 'invite' || task.kind === 'checkin_streak' ? null : await readFacts(openid, [task], emptyAccount(openid, now))
+    // Facts from outside the account (profile, events) only grow; read them before the transaction,
+    // with the ledger entry a claim leaves: claimed before, it answers without opening a transaction.
+    const [outside, claimed] = await Promise.all([
+      task.kind === 'invite' || task.kind === 'checkin_streak' ? null : readFacts(openid, [task], emptyAccount(openid, now)),
+      collection('points_ledger').get(key),
+    ])
+    if (claimed) return answer(await readAccount(openid, now), claimed.amount, true)
     try {
       return await runTransaction(async (tx) => {
         const account = await accountIn(tx, openid, now)

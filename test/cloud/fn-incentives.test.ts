@@ -411,6 +411,9 @@ describe('tasks', () => {
     const first = await ok('claimTask', { taskId: 'read-5' }, openid)
     expect(first).toMatchObject({ taskId: 'read-5', points: 30, alreadyClaimed: false, balance: start + 30 })
     expect(await ok('claimTask', { taskId: 'read-5' }, openid)).toEqual({ ...first, alreadyClaimed: true })
+    // The repeated claim reads the ledger entry and the account, and opens no transaction.
+    const again = await callGateway(t.url, 'incentives', { action: 'claimTask', data: { taskId: 'read-5' } }, { openid })
+    expect(again.headers.get('x-db-ops')).not.toMatch(/Transaction/)
     expect(entries(openid).filter((e) => e.reason === 'task')).toEqual([expect.objectContaining({ _id: 'task:o-tasks:read-5', amount: 30, ref: 'read-5', title: '完成任务：阅读 5 篇指南' })])
     expect(balance(openid)).toBe(start + 30)
     const listed = (await ok('tasks', {}, openid)).items.find((i) => i.id === 'read-5')
