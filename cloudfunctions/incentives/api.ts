@@ -40,8 +40,12 @@ export const LEDGER_PAGE_MAX = 50
 export const incentivesActions = {
   /** Balance, lifetime points, level (with perks and the next level), streak and today's check-in. */
   summary: { input: z.strictObject({}), auth: 'user' },
-  /** Checks in for today (Asia/Shanghai, the server's clock). A second call the same day grants nothing. */
-  checkin: { input: z.strictObject({}), auth: 'user' },
+  /**
+   * Checks in for today (Asia/Shanghai, the server's clock). A second call the same day grants nothing.
+   * With `month`, the reply also carries that month's calendar as it is after the check-in (what the
+   * page shows next: one call instead of a check-in and a calendar refresh).
+   */
+  checkin: { input: z.strictObject({ month: monthSchema.optional() }), auth: 'user' },
   /** Makes up a missed past day within the configured window; costs points. */
   makeup: { input: z.strictObject({ day: daySchema }), auth: 'user' },
   /** The month's checked days (make-ups marked), today, the streak and what the next days would earn. */
@@ -132,6 +136,8 @@ export interface CheckinResult {
   level: Level
   /** Offer tomorrow's reminder (the `checkin_reminder` subscription is configured and the offer is on). */
   reminder: boolean
+  /** The month asked for (`month`), after this check-in. */
+  calendar?: Calendar
 }
 
 export interface MakeupResult {

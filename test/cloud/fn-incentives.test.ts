@@ -192,6 +192,19 @@ describe('check-in', () => {
     expect(await trips()).toBe('5')
   })
 
+  test('with a month, the check-in\'s reply carries that month\'s calendar after it: what a calendar call answers, 2 round trips more, no second call', async () => {
+    on(D(1))
+    const month = D(1).slice(0, 7)
+    const reply = await callGateway<{ result: { ok: true; data: Out['checkin'] } }>(t.url, 'incentives', { action: 'checkin', data: { month } }, { openid: 'o-trips' })
+    const { calendar, ...result } = reply.body.result.data
+    expect(result).toMatchObject({ day: D(1), streak: 2, alreadyCheckedIn: false })
+    expect(calendar).toEqual(await ok('calendar', { month }, 'o-trips'))
+    expect(calendar).toMatchObject({ checkedInToday: true, streak: 2 })
+    expect(calendar!.days.map((d) => d.day)).toContain(D(1))
+    expect(Number(reply.headers.get('x-db-roundtrips'))).toBe(8 + 2)
+    expect(await fail('checkin', { month: '2026-13' }, 'o-trips')).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'month' }] })
+  })
+
   test('the reminder is offered after checking in once checkin_reminder has an id in app_config/templates, unless turned off', async () => {
     // Template ids live in app_config/templates (the notify function's registry); a legacy reminder.templateId is ignored.
     await setConfig({ reminder: { templateId: 'tmpl-legacy', offer: false } })

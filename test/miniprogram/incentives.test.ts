@@ -210,8 +210,10 @@ describe('check-in', () => {
     expect(textOf(m.find('hero__streak')[0])).toBe('已连续签到 1 天')
     expect(textOf(m.find('hero__balance-value')[0])).toBe('5')
     expect(tracked(tracker, 'checkin')).toEqual([{ streak: 1, makeup: false }])
-    // The streak's next bonus moved on (from the calendar asked again).
+    // The streak's next bonus moved on: from the calendar the check-in's reply carries (one call, no refresh).
     await m.waitFor(() => m.page.data.bonusText === '再签 2 天，连续第 3 天可得 10 积分', 'the next bonus')
+    expect(requests(m, 'checkin').map((r) => r.data)).toEqual([{ action: 'checkin', data: { month: t.slice(0, 7) } }])
+    expect(requests(m, 'calendar')).toHaveLength(1) // the page's first load only
 
     // The database: one check-in, one ledger entry, the balance their sum.
     expect(await docs('checkins', { openid })).toEqual([expect.objectContaining({ _id: `${openid}:${t}`, day: t, streak: 1, reward: 5, makeup: false })])
