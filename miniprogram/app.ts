@@ -1,10 +1,10 @@
 import { appHidden, appLaunched, appShown } from './core/app-tracking'
 import { initCloud } from './core/cloud'
 import { initExperiments } from './core/experiments'
+import { startLaunch } from './core/launch'
 import { startMonitor } from './core/monitor'
 import { initPrivacy } from './core/privacy'
 import { acceptReferral } from './core/referral'
-import { currentUser } from './core/session'
 import { initTracker } from './core/tracker'
 
 App({
@@ -15,11 +15,12 @@ App({
     appLaunched(options)
     // The privacy agreement: a popup on the page on screen when WeChat or a first launch needs it.
     initPrivacy()
-    // Flags and experiments: from storage at once on a repeat launch, refreshed in the background.
+    // One call (user.bootstrap) signs in and brings the first screen's data, made only when the caches
+    // or the day's visit need it: a warm launch with fresh caches calls nothing before first render.
+    startLaunch()
+    // Flags and experiments: from storage at once on a repeat launch, else from the launch's reply.
     initExperiments(options.query)
-    // Sign in early (it records the first-seen day); pages that need the profile await the same promise.
-    currentUser().catch(() => undefined)
-    // A new user's invite is accepted once, after that login (in the background, never awaited).
+    // A new user's invite is accepted once, when there is an inviter (in the background, never awaited).
     void acceptReferral(options)
   },
   onShow(options) {

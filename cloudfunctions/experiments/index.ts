@@ -1,33 +1,25 @@
 /**
  * `experiments`: flags and experiments as configuration, and their results. Devices call `config`
- * once per launch (two reads: the config documents and the caller's user document); admins
+ * when the launch did not bring the config (two reads: the config documents and the caller's user
+ * document; `user.bootstrap` builds the same config at launch, effective.ts); admins
  * validate and save documents; an hourly timer recomputes results, which `results` only reads.
  */
-import { fnv1a32 } from '../../miniprogram/core/bucketing'
 import { isAdmin } from '../_shared/admin'
 import { collection, runTransaction } from '../_shared/cloud'
-import type { InputIssue } from '../_shared/contract'
-import type { ExperimentConfigDoc } from '../_shared/models'
 import { AppError, createRouter, type PublicContext } from '../_shared/router'
-import { shanghaiDay } from '../_shared/time'
 import {
-  type ClientConfig,
   type DocValidation,
-  type ExperimentConfig,
   experimentsActions,
   type ExperimentsOutputs,
-  type FlagConfig,
-  type JsonValue,
   type ListedDoc,
   type RollupRun,
   type StoredConfig,
 } from './api'
 import { DEFAULT_DOCS } from './defaults'
+import { clientConfig, type Effective, issuesOf, MAX_CONFIG_DOCS, parse, withDefaults } from './effective'
 import { rollupExperiment, toResults } from './rollup'
 import { type ConfigDoc, configDocSchema, type ExperimentDoc } from './schema'
 
-/** The collection holds at most this many documents that count (the server's largest read). */
-const MAX_DOCS = 1000
 /** Results of a stopped experiment keep being recomputed this long (late events, open conversion windows). */
 const RECOMPUTE_STOPPED_DAYS = 30
 /** The timer starts no new experiment after this long, well inside the function's 60 s limit. */
@@ -43,25 +35,9 @@ function fromTimer(ctx: PublicContext): boolean {
   return ctx.source?.split(',').includes('wx_trigger') ?? false
 }
 
-function issuesOf(error: { issues: { path: PropertyKey[]; message: string }[] }): InputIssue[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }))
-}
-
-interface Effective {
-  key: string
-  source: 'stored' | 'default'
-  raw: Record<string, unknown>
-  parsed: ConfigDoc | null
-  issues: InputIssue[]
-}
-
 /** Every flag and experiment: stored documents, plus the defaults whose key has no document. */
 async function loadAll(): Promise<Effective[]> {
-  const stored = await collection('experiments').find({}, { limit: MAX_DOCS })
-  const out: Effective[] = stored.map((doc) => parse(doc, 'stored'))
-  const storedKeys = new Set(stored.map((d) => d._id))
-  for (const doc of DEFAULT_DOCS) if (!storedKeys.has(doc._id)) out.push(parse(doc, 'default'))
-  return out
+  return withDefaults(await collection('experiments').find({}, { limit: MAX_CONFIG_DOCS }))
 }
 
 async function loadOne(key: string): Promise<Effective | null> {
@@ -71,43 +47,9 @@ async function loadOne(key: string): Promise<Effective | null> {
   return fallback ? parse(fallback, 'default') : null
 }
 
-function parse(raw: ExperimentConfigDoc | Record<string, unknown>, source: Effective['source']): Effective {
-  const result = configDocSchema.safeParse(raw)
-  const key = String(raw._id)
-  if (!result.success && source === 'stored') {
-    // Left out of every device's config; the admin's `list` shows why.
-    console.warn(`[experiments] ignoring invalid document "${key}": ${issuesOf(result.error).map((i) => `${i.path || '(doc)'}: ${i.message}`).join('; ')}`)
-  }
-  return {
-    key,
-    source,
-    raw: raw as Record<string, unknown>,
-    parsed: result.success ? result.data : null,
-    issues: result.success ? [] : issuesOf(result.error),
-  }
-}
-
 /** Dates as ISO strings, for the wire. */
 function serialize(doc: Record<string, unknown>): Record<string, unknown> {
   return JSON.parse(JSON.stringify(doc)) as Record<string, unknown>
-}
-
-function toFlagConfig(doc: Extract<ConfigDoc, { kind: 'flag' }>): FlagConfig {
-  return {
-    key: doc._id,
-    type: doc.type,
-    defaultValue: doc.defaultValue as JsonValue,
-    rules: doc.enabled ? doc.rules.map((r) => ({ when: r.when, value: r.value as JsonValue })) : [],
-  }
-}
-
-function toExperimentConfig(doc: ExperimentDoc): ExperimentConfig {
-  return {
-    key: doc._id,
-    variants: doc.variants.map((v) => ({ key: v.key, weight: v.weight, ...(v.value !== undefined ? { value: v.value as JsonValue } : {}) })),
-    coverage: doc.coverage,
-    ...(doc.targeting ? { targeting: doc.targeting } : {}),
-  }
 }
 
 /** Whether assignment would change: other variant keys, order or weights. */
@@ -164,33 +106,7 @@ export const main = createRouter<typeof experimentsActions, ExperimentsOutputs>(
   {
     async config(_input, { openid }) {
       const [all, user] = await Promise.all([loadAll(), collection('users').get(openid, { firstSeenDay: true, firstTouch: true })])
-      const flags: FlagConfig[] = []
-      const experiments: ExperimentConfig[] = []
-      const forced: Record<string, string> = {}
-      for (const { parsed } of all) {
-        if (!parsed) continue
-        if (parsed.kind === 'flag') flags.push(toFlagConfig(parsed))
-        else if (parsed.status === 'running') {
-          experiments.push(toExperimentConfig(parsed))
-          const mine = parsed.overrides?.[openid]
-          if (mine) forced[parsed._id] = mine
-        }
-      }
-      flags.sort((a, b) => a.key.localeCompare(b.key))
-      experiments.sort((a, b) => a.key.localeCompare(b.key))
-      const version = fnv1a32(JSON.stringify({ flags, experiments })).toString(36)
-      const channel = user?.firstTouch?.channel
-      return {
-        version,
-        flags,
-        experiments,
-        me: {
-          id: openid,
-          isNew: !user || user.firstSeenDay === shanghaiDay(new Date()),
-          ...(channel ? { channel } : {}),
-          forced,
-        },
-      } satisfies ClientConfig
+      return clientConfig(all, openid, user, new Date())
     },
 
     async validate({ doc, docs }, ctx) {
@@ -264,7 +180,7 @@ export const main = createRouter<typeof experimentsActions, ExperimentsOutputs>(
         const doc = await collection('metrics_experiments').get(key)
         return { items: doc ? [toResults(doc)] : [] }
       }
-      const docs = await collection('metrics_experiments').find({}, { orderBy: [['computedAt', 'desc']], limit: MAX_DOCS })
+      const docs = await collection('metrics_experiments').find({}, { orderBy: [['computedAt', 'desc']], limit: MAX_CONFIG_DOCS })
       return { items: docs.map(toResults) }
     },
 

@@ -40,8 +40,12 @@ export const LEDGER_PAGE_MAX = 50
 export const incentivesActions = {
   /** Balance, lifetime points, level (with perks and the next level), streak and today's check-in. */
   summary: { input: z.strictObject({}), auth: 'user' },
-  /** Checks in for today (Asia/Shanghai, the server's clock). A second call the same day grants nothing. */
-  checkin: { input: z.strictObject({}), auth: 'user' },
+  /**
+   * Checks in for today (Asia/Shanghai, the server's clock). A second call the same day grants nothing.
+   * With `month`, the reply also carries that month's calendar as it is after the check-in (what the
+   * page shows next: one call instead of a check-in and a calendar refresh).
+   */
+  checkin: { input: z.strictObject({ month: monthSchema.optional() }), auth: 'user' },
   /** Makes up a missed past day within the configured window; costs points. */
   makeup: { input: z.strictObject({ day: daySchema }), auth: 'user' },
   /** The month's checked days (make-ups marked), today, the streak and what the next days would earn. */
@@ -54,9 +58,16 @@ export const incentivesActions = {
   invite: { input: z.strictObject({}), auth: 'user' },
   /**
    * Called by a new user's device after its first login: rewards the inviter and the invitee once.
-   * Without a code, the inviter recorded by the first-touch attribution is used.
+   * Without a code, the inviter recorded by the first-touch attribution is used, else the sharer's
+   * (the anonymous id in the shared path the app was opened from, known to the cloud by `track`).
    */
-  acceptInvite: { input: z.strictObject({ code: z.string().regex(INVITE_CODE, 'an 8-character invite code').optional() }), auth: 'user' },
+  acceptInvite: {
+    input: z.strictObject({
+      code: z.string().regex(INVITE_CODE, 'an 8-character invite code').optional(),
+      sharer: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "a device's anonymous id (UUIDv7)").optional(),
+    }),
+    auth: 'user',
+  },
   /** My points history, newest first; pass the previous page's `nextCursor` for the next page. */
   ledger: {
     input: z.strictObject({
@@ -125,6 +136,8 @@ export interface CheckinResult {
   level: Level
   /** Offer tomorrow's reminder (the `checkin_reminder` subscription is configured and the offer is on). */
   reminder: boolean
+  /** The month asked for (`month`), after this check-in. */
+  calendar?: Calendar
 }
 
 export interface MakeupResult {

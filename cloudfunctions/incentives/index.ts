@@ -12,7 +12,7 @@ import type { CheckinDoc, PointsAccountDoc, PointsLedgerDoc } from '../_shared/m
 import { AppError, createRouter } from '../_shared/router'
 import { templateIds } from '../_shared/messages'
 import { addDays, shanghaiDay } from '../_shared/time'
-import { type AcceptResult, type CheckinResult, type ClaimResult, INVITE_PAGE, incentivesActions, type IncentivesOutputs, type InviteInfo, type MakeupResult } from './api'
+import { type AcceptResult, type Calendar, type CheckinResult, type ClaimResult, INVITE_PAGE, incentivesActions, type IncentivesOutputs, type InviteInfo, type MakeupResult } from './api'
 import { checkConfig, type IncentivesConfig, type TaskConfig } from './defaults'
 import {
   applyGrant,
@@ -189,6 +189,45 @@ async function ensureInviteImage(openid: string, code: string, config: Incentive
 /** Same-day invite chains are walked at most this far looking for a loop back to the invitee. */
 const MAX_CHAIN = 20
 
+/**
+ * A month's calendar for `openid`: checked days, make-up days, streak and what the next days earn.
+ * Reads the month's check-ins and the user's first day (2 round trips, in parallel with the config
+ * and account when the caller has not read them yet).
+ */
+async function calendarOf(openid: string, month: string, configRead: Promise<IncentivesConfig> | IncentivesConfig, accountRead: Promise<PointsAccountDoc> | PointsAccountDoc): Promise<Calendar> {
+  const { today } = clock()
+  const first = `${month}-01`
+  const last = addDays(addDays(first, 31).slice(0, 7) + '-01', -1)
+  const _ = command()
+  const [config, account, docs, user] = await Promise.all([
+    configRead,
+    accountRead,
+    collection('checkins').find({ openid, day: _.gte(first).and(_.lte(last)) }, { orderBy: [['day', 'asc']], limit: 31 }),
+    collection('users').get(openid, { firstSeenDay: true }),
+  ])
+  const rules = makeupRules(account, today, config.makeup)
+  const checked = new Set(docs.map((d) => d.day))
+  const makeupDays: string[] = []
+  // Days before the user joined were never missed: they cannot be made up.
+  const joined = user?.firstSeenDay ?? ''
+  if (rules.enabled && rules.remainingThisMonth > 0) {
+    for (let back = config.makeup.daysBack; back >= 1; back--) {
+      const day = addDays(today, -back)
+      if (day >= first && day <= last && day >= joined && !checked.has(day)) makeupDays.push(day)
+    }
+  }
+  return {
+    month,
+    today,
+    days: docs.map((d) => ({ day: d.day, makeup: d.makeup, reward: d.reward })),
+    streak: currentStreak(account, today),
+    checkedInToday: account.checkin.lastDay === today,
+    makeupDays,
+    makeup: rules,
+    upcoming: upcomingRewards(account, today, config.checkin),
+  }
+}
+
 export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(incentivesActions, {
   async summary(_input, { openid }) {
     const { now, today } = clock()
@@ -207,7 +246,7 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
     }
   },
 
-  async checkin(_input, { openid }) {
+  async checkin({ month }, { openid }) {
     const [config, ids] = await Promise.all([loadConfig(), templateIds()])
     const { now, today } = clock()
     const reminder = config.reminder.offer && Boolean(ids.checkin_reminder)
@@ -228,7 +267,7 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
       const granted = account.checkin.lastReward
       return answer(account, { base: Math.min(base, granted), bonus: Math.max(0, granted - base) }, true)
     }
-    let outcome: { granted: true; result: CheckinResult } | { granted: false; account: PointsAccountDoc }
+    let outcome: { granted: true; result: CheckinResult; account: PointsAccountDoc } | { granted: false; account: PointsAccountDoc }
     try {
       outcome = await runTransaction(async (tx) => {
         const account = await accountIn(tx, openid, now)
@@ -243,14 +282,15 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
           checkin: { lastDay: today, streak, best: Math.max(account.checkin.best, streak), lastReward: points },
         }
         const next = await grantIn(tx, withStreak, [{ key: grantKey.checkin(openid, today), reason: 'checkin', amount: points, ref: today, title: `每日签到（连续 ${streak} 天）`, day: today }], now)
-        return { granted: true as const, result: answer(next, reward, false) }
+        return { granted: true as const, result: answer(next, reward, false), account: next }
       })
     } catch (err) {
       if (!isDuplicateKeyError(err)) busy(err)
       // Another call checked in between this one's read and write: answer with its result.
       outcome = { granted: false, account: await readAccount(openid, now) }
     }
-    return outcome.granted ? outcome.result : already(outcome.account)
+    const result = outcome.granted ? outcome.result : already(outcome.account)
+    return month ? { ...result, calendar: await calendarOf(openid, month, config, outcome.account) } : result
   },
 
   async makeup({ day }, { openid }) {
@@ -305,37 +345,8 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
   },
 
   async calendar({ month }, { openid }) {
-    const { now, today } = clock()
-    const first = `${month}-01`
-    const last = addDays(addDays(first, 31).slice(0, 7) + '-01', -1)
-    const _ = command()
-    const [config, account, docs, user] = await Promise.all([
-      loadConfig(),
-      readAccount(openid, now),
-      collection('checkins').find({ openid, day: _.gte(first).and(_.lte(last)) }, { orderBy: [['day', 'asc']], limit: 31 }),
-      collection('users').get(openid, { firstSeenDay: true }),
-    ])
-    const rules = makeupRules(account, today, config.makeup)
-    const checked = new Set(docs.map((d) => d.day))
-    const makeupDays: string[] = []
-    // Days before the user joined were never missed: they cannot be made up.
-    const joined = user?.firstSeenDay ?? ''
-    if (rules.enabled && rules.remainingThisMonth > 0) {
-      for (let back = config.makeup.daysBack; back >= 1; back--) {
-        const day = addDays(today, -back)
-        if (day >= first && day <= last && day >= joined && !checked.has(day)) makeupDays.push(day)
-      }
-    }
-    return {
-      month,
-      today,
-      days: docs.map((d) => ({ day: d.day, makeup: d.makeup, reward: d.reward })),
-      streak: currentStreak(account, today),
-      checkedInToday: account.checkin.lastDay === today,
-      makeupDays,
-      makeup: rules,
-      upcoming: upcomingRewards(account, today, config.checkin),
-    }
+    const { now } = clock()
+    return calendarOf(openid, month, loadConfig(), readAccount(openid, now))
   },
 
   async tasks(_input, { openid }) {
@@ -364,8 +375,13 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
       balance: account.balance,
       level: levelOf(account.lifetime, config.levels).level,
     })
-    // Facts from outside the account (profile, events) only grow; read them before the transaction.
-    const outside = task.kind === 'invite' || task.kind === 'checkin_streak' ? null : await readFacts(openid, [task], emptyAccount(openid, now))
+    // Facts from outside the account (profile, events) only grow; read them before the transaction,
+    // with the ledger entry a claim leaves: claimed before, it answers without opening a transaction.
+    const [outside, claimed] = await Promise.all([
+      task.kind === 'invite' || task.kind === 'checkin_streak' ? null : readFacts(openid, [task], emptyAccount(openid, now)),
+      collection('points_ledger').get(key),
+    ])
+    if (claimed) return answer(await readAccount(openid, now), claimed.amount, true)
     try {
       return await runTransaction(async (tx) => {
         const account = await accountIn(tx, openid, now)
@@ -401,12 +417,13 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
     return result
   },
 
-  async acceptInvite({ code }, { openid }) {
+  async acceptInvite({ code, sharer }, { openid }) {
     const { now, today } = clock()
-    const [config, user, registered] = await Promise.all([
+    const [config, user, registered, shared] = await Promise.all([
       loadConfig(),
       collection('users').get(openid, { firstSeenDay: true, firstTouch: true }),
       code ? collection('channel_codes').get(code) : Promise.resolve(null),
+      sharer && !code ? collection('identities').get(sharer) : Promise.resolve(null),
     ])
     if (!user) throw new AppError('NOT_FOUND', '请先登录。')
     if (user.firstSeenDay !== today) throw new AppError('FORBIDDEN', '只有今天新加入的用户可以接受邀请。')
@@ -415,7 +432,7 @@ export const main = createRouter<typeof incentivesActions, IncentivesOutputs>(in
       if (!registered?.inviter) throw new AppError('NOT_FOUND', '邀请码无效。')
       inviter = registered.inviter
     } else {
-      inviter = user.firstTouch?.inviter
+      inviter = user.firstTouch?.inviter ?? shared?.openid
       if (!inviter) throw new AppError('NOT_FOUND', '没有找到邀请你的人。')
     }
     if (inviter === openid) throw new AppError('FORBIDDEN', '不能邀请自己。')

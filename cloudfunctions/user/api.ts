@@ -4,6 +4,8 @@
  */
 import * as z from 'zod/v4'
 import type { ApiOf } from '../_shared/contract'
+import type { Category, ContentOutputs } from '../content/api'
+import type { ClientConfig } from '../experiments/api'
 
 const nickname = z
   .string()
@@ -66,6 +68,12 @@ export const userActions = {
    * configured steps, read in parallel with the user.
    */
   login: { input: z.strictObject({ onboarding: z.boolean().optional() }), auth: 'user' },
+  /**
+   * The launch's one call: what `login` answers, plus everything the first screen and the launch
+   * need (the experiments config for this user, the categories, the first page of guides), read in
+   * one database round trip (two for a new user, or once a day to record the visit).
+   */
+  bootstrap: { input: z.strictObject({ onboarding: z.boolean().optional() }), auth: 'user' },
   profile: { input: z.strictObject({}), auth: 'user' },
   updateProfile: {
     input: z
@@ -95,12 +103,28 @@ export interface UserProfile {
   onboarding: OnboardingState | null
 }
 
+export interface BootstrapReply {
+  user: UserProfile
+  isNew: boolean
+  /** As login's: only when asked for. */
+  onboardingSteps?: OnboardingStep[] | null
+  /** What `experiments.config` answers. */
+  config: ClientConfig
+  /** What `content.categories` answers. */
+  categories: Category[]
+  /** What `content.list` answers for the first page of every category (10 guides). */
+  guides: ContentOutputs['list']
+  /** The user's first touch names an inviter: a referral may be due (incentives.acceptInvite). */
+  invited: boolean
+}
+
 export interface UserOutputs {
   /**
    * `onboardingSteps` only when asked for: the configured steps, or null when there is no valid
    * configuration (the app then uses its built-in steps).
    */
   login: { user: UserProfile; isNew: boolean; onboardingSteps?: OnboardingStep[] | null }
+  bootstrap: BootstrapReply
   profile: UserProfile
   updateProfile: UserProfile
   setOnboarding: { onboarding: OnboardingState }

@@ -1,7 +1,10 @@
 import { collection, command, deleteFiles, isDuplicateKeyError, mediaCheckAsync, msgSecCheck, SecScene, serverDate, tempFileUrl } from '../_shared/cloud'
-import type { UserDoc } from '../_shared/models'
-import { AppError, createRouter } from '../_shared/router'
+import type { AppConfigDoc, ExperimentConfigDoc, GuideDoc, UserDoc } from '../_shared/models'
+import { AppError, createRouter, type UserContext } from '../_shared/router'
 import { shanghaiDay } from '../_shared/time'
+import { PAGE_SIZE_DEFAULT } from '../content/api'
+import { NEWEST_FIRST, pageOf } from '../content/guides'
+import { clientConfig, MAX_CONFIG_DOCS, withDefaults } from '../experiments/effective'
 import { type OnboardingState, type OnboardingStep, onboardingStepsSchema, userActions, type UserOutputs, type UserProfile } from './api'
 
 const users = () => collection('users')
@@ -14,7 +17,10 @@ const ONBOARDING_CONFIG_ID = 'onboarding'
  * then uses its built-in steps: a bad edit in the console must not break the first screen).
  */
 async function onboardingSteps(): Promise<OnboardingStep[] | null> {
-  const doc = await collection('app_config').get(ONBOARDING_CONFIG_ID)
+  return stepsOf(await collection('app_config').get(ONBOARDING_CONFIG_ID))
+}
+
+function stepsOf(doc: AppConfigDoc | null | undefined): OnboardingStep[] | null {
   if (!doc) return null
   const parsed = onboardingStepsSchema.safeParse(doc.steps)
   if (parsed.success) return parsed.data
@@ -60,6 +66,80 @@ async function requireUser(openid: string): Promise<UserDoc> {
   return doc
 }
 
+/**
+ * The signed-in user from the document read (null: none yet): records today's visit once a day
+ * (one round trip), or creates the user (one round trip; the _id is the OPENID, so concurrent first
+ * logins cannot create two users: the losers of the insert race read the winner's document).
+ */
+async function signIn(existing: UserDoc | null, { openid, appid, unionid }: UserContext): Promise<{ doc: UserDoc; isNew: boolean }> {
+  const now = new Date()
+  const today = shanghaiDay(now)
+  if (existing) {
+    if (existing.lastSeenDay !== today) {
+      await users().update(openid, { lastSeenAt: serverDate(), lastSeenDay: today })
+    }
+    return { doc: existing, isNew: false }
+  }
+  const doc: UserDoc = {
+    _id: openid,
+    openid,
+    appid: appid ?? '',
+    ...(unionid ? { unionid } : {}),
+    nickname: '',
+    avatarUrl: '',
+    firstSeenAt: now,
+    firstSeenDay: today,
+    lastSeenAt: now,
+    lastSeenDay: today,
+    updatedAt: now,
+  }
+  try {
+    await users().add({ ...doc, firstSeenAt: serverDate(), lastSeenAt: serverDate(), updatedAt: serverDate() })
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err
+    return { doc: await requireUser(openid), isNew: false }
+  }
+  return { doc, isNew: true }
+}
+
+/** What the launch reads: the caller, the flags and experiments, the first page of guides, the guide's steps. */
+interface LaunchRead {
+  categories: { id: string; name: string; order: number }[]
+  me: UserDoc[]
+  experiments: ExperimentConfigDoc[]
+  guides: Omit<GuideDoc, 'body'>[]
+  onboarding?: AppConfigDoc[]
+}
+
+const FIRST_PAGE = [{ $sort: { publishedAt: -1, _id: -1 } }, { $limit: PAGE_SIZE_DEFAULT + 1 }, { $project: { body: 0 } }]
+
+/**
+ * One round trip: an aggregation over the categories joins, by uncorrelated $lookup sub-pipelines,
+ * the caller's user document, the flags and experiments, the first page of guides and (asked for)
+ * the guide's steps. An app without categories has nothing to drive it: then the same reads go
+ * separately, in parallel.
+ */
+async function readLaunch(openid: string, onboarding: boolean): Promise<LaunchRead> {
+  const join = (from: string, pipeline: Record<string, unknown>[], as: string) => ({ $lookup: { from, let: {}, pipeline, as } })
+  const [row] = await collection('categories').aggregate<LaunchRead>([
+    { $sort: { order: 1 } },
+    { $limit: 100 },
+    { $group: { _id: null, categories: { $push: { id: '$_id', name: '$name', order: '$order' } } } },
+    join('users', [{ $match: { _id: openid } }], 'me'),
+    join('experiments', [{ $limit: MAX_CONFIG_DOCS }], 'experiments'),
+    join('guides', FIRST_PAGE, 'guides'),
+    ...(onboarding ? [join('app_config', [{ $match: { _id: ONBOARDING_CONFIG_ID } }], 'onboarding')] : []),
+  ])
+  if (row) return row
+  const [me, experiments, guides, steps] = await Promise.all([
+    users().get(openid),
+    collection('experiments').find({}, { limit: MAX_CONFIG_DOCS }),
+    collection('guides').find({}, { orderBy: NEWEST_FIRST, limit: PAGE_SIZE_DEFAULT + 1, fields: { body: false } }),
+    onboarding ? collection('app_config').get(ONBOARDING_CONFIG_ID) : null,
+  ])
+  return { categories: [], me: me ? [me] : [], experiments, guides, ...(steps ? { onboarding: [steps] } : {}) }
+}
+
 const router = createRouter<typeof userActions, UserOutputs>(userActions, {
   /**
    * One round trip for a returning user (plus one, at most once a day, to record the visit);
@@ -68,37 +148,32 @@ const router = createRouter<typeof userActions, UserOutputs>(userActions, {
    * Asked for the guide's steps, it reads them in parallel with the user (one more round trip, no
    * more latency), and only for a device that has not seen the guide end.
    */
-  async login(input, { openid, appid, unionid }) {
-    const now = new Date()
-    const today = shanghaiDay(now)
-    const [existing, steps] = await Promise.all([users().get(openid), input.onboarding ? onboardingSteps() : undefined])
+  async login(input, ctx) {
+    const [existing, steps] = await Promise.all([users().get(ctx.openid), input.onboarding ? onboardingSteps() : undefined])
     const guide = steps === undefined ? {} : { onboardingSteps: steps }
-    if (existing) {
-      if (existing.lastSeenDay !== today) {
-        await users().update(openid, { lastSeenAt: serverDate(), lastSeenDay: today })
-      }
-      return { user: await toProfile(existing), isNew: false, ...guide }
+    const { doc, isNew } = await signIn(existing, ctx)
+    return { user: await toProfile(doc), isNew, ...guide }
+  },
+
+  /**
+   * The launch: login's answer and the first screen's data in one call, one round trip to read
+   * (see readLaunch), plus login's write when there is one (a new user, the day's first visit).
+   */
+  async bootstrap(input, ctx) {
+    const read = await readLaunch(ctx.openid, input.onboarding === true)
+    const existing = read.me[0] ?? null
+    const { doc, isNew } = await signIn(existing, ctx)
+    const categories = [...read.categories].sort((a, b) => a.order - b.order).map(({ id, name }) => ({ id, name }))
+    const guides = [...read.guides].sort((a, b) => +new Date(b.publishedAt) - +new Date(a.publishedAt) || (a._id < b._id ? 1 : -1))
+    return {
+      user: await toProfile(doc),
+      isNew,
+      ...(input.onboarding ? { onboardingSteps: stepsOf(read.onboarding?.[0]) } : {}),
+      config: clientConfig(withDefaults(read.experiments), ctx.openid, doc, new Date()),
+      categories,
+      guides: pageOf(guides, PAGE_SIZE_DEFAULT),
+      invited: Boolean(doc.firstTouch?.inviter),
     }
-    const doc: UserDoc = {
-      _id: openid,
-      openid,
-      appid: appid ?? '',
-      ...(unionid ? { unionid } : {}),
-      nickname: '',
-      avatarUrl: '',
-      firstSeenAt: now,
-      firstSeenDay: today,
-      lastSeenAt: now,
-      lastSeenDay: today,
-      updatedAt: now,
-    }
-    try {
-      await users().add({ ...doc, firstSeenAt: serverDate(), lastSeenAt: serverDate(), updatedAt: serverDate() })
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err
-      return { user: await toProfile(await requireUser(openid)), isNew: false, ...guide }
-    }
-    return { user: await toProfile(doc), isNew: true, ...guide }
   },
 
   async profile(_input, { openid }) {

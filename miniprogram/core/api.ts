@@ -10,6 +10,7 @@ const SAFE = { retries: 2 }
 export const api = {
   user: {
     login: (input: Input<'user', 'login'> = {}) => call('user', 'login', input, SAFE),
+    bootstrap: (input: Input<'user', 'bootstrap'> = {}) => call('user', 'bootstrap', input, SAFE),
     profile: () => call('user', 'profile', {}, SAFE),
     updateProfile: (input: Input<'user', 'updateProfile'>) => call('user', 'updateProfile', input, SAFE),
     setOnboarding: (input: Input<'user', 'setOnboarding'>) => call('user', 'setOnboarding', input, SAFE),

@@ -46,6 +46,19 @@ export function readCache<T>(key: string, isValid: (data: unknown) => data is T)
   return { data: stored.d, ageMs: Math.max(0, Date.now() - stored.t) }
 }
 
+/** How old an entry is (ms), without checking its shape; Infinity when there is none usable. */
+export function cacheAge(key: string): number {
+  let entry: unknown
+  try {
+    entry = wx.getStorageSync(PREFIX + key)
+  } catch {
+    return Infinity
+  }
+  const stored = entry as Partial<Stored> | null
+  if (typeof stored !== 'object' || stored === null || stored.v !== VERSION || typeof stored.t !== 'number' || stored.t > Date.now() + CLOCK_SKEW_MS) return Infinity
+  return Math.max(0, Date.now() - stored.t)
+}
+
 export function writeCache(key: string, data: unknown): void {
   const stored: Stored = { v: VERSION, t: Date.now(), d: data }
   try {

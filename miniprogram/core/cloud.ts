@@ -54,6 +54,8 @@ export interface CallOptions {
   /** Extra attempts for a failure that is retriable. Only for calls safe to repeat. */
   retries?: number
   timeoutMs?: number
+  /** Refusals that are answers, not failures (e.g. "no invite"): still thrown, never reported as failed calls. */
+  expected?: CloudErrorCode[]
 }
 
 type Transport = (fn: string, event: { action: string; data: unknown }, timeoutMs: number) => Promise<unknown>
@@ -201,6 +203,8 @@ export interface CallRecord {
   action: string
   ok: boolean
   code?: CloudErrorCode
+  /** A refusal the caller expects (CallOptions.expected): the function answered as designed. */
+  expected?: true
   durationMs: number
 }
 
@@ -238,7 +242,7 @@ export async function call<F extends FunctionName, A extends ActionName<F>>(
     } catch (err) {
       const error = toCloudError(err)
       if (!error.retriable || attempt >= retries) {
-        report({ fn, action, ok: false, code: error.code, durationMs: Date.now() - started })
+        report({ fn, action, ok: false, code: error.code, ...(options.expected?.includes(error.code) ? { expected: true as const } : {}), durationMs: Date.now() - started })
         throw error
       }
       await new Promise((resolve) => setTimeout(resolve, backoff(attempt)))

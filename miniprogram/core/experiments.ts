@@ -15,6 +15,7 @@ import type { ClientConfig, ExperimentConfig } from '../../cloudfunctions/experi
 import { api } from './api'
 import { assignVariant, matchesTargeting, rolloutSeed, type TargetUser } from './bucketing'
 import { type CachePolicy, readCache, swr } from './cache'
+import { CACHED, FRESH_MS as LAUNCH_FRESH_MS, fromLaunch } from './launch'
 import { hasConsent, track } from './tracker'
 
 export interface Variant {
@@ -25,10 +26,10 @@ export interface Variant {
   inExperiment: boolean
 }
 
-const CACHE_KEY = 'experiments'
+const CACHE_KEY = CACHED.experiments
 const SEEN_KEY = 'experiments:seen'
 /** A stopped experiment reaches devices at their next launch after this. */
-const FRESH_MS = 10 * 60_000
+const FRESH_MS = LAUNCH_FRESH_MS.experiments
 const STALE_MS = 30 * 86_400_000
 const FORCED = /^([a-z0-9_]{1,48}):([a-z0-9_]{1,32})$/
 
@@ -115,8 +116,9 @@ function parseForced(raw: string | undefined): Obj {
 /** Called once from app.ts onLaunch with the launch query. Fetches the config without blocking anything. */
 export function initExperiments(query: Record<string, string | undefined> = {}): void {
   forcedByQuery = parseForced(query.exp)
+  // The launch's reply carries the config when the launch made a call; otherwise ask (stale cache, no launch).
   const fetch = () =>
-    api.experiments.config().then((data) => {
+    (fromLaunch('config', (reply) => reply.config) ?? api.experiments.config()).then((data) => {
       if (!isConfig(data)) throw new Error('not a config')
       return data
     })

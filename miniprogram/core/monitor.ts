@@ -80,7 +80,7 @@ export function startMonitor(): void {
     calls.calls++
     calls.totalMs += record.durationMs
     if (record.durationMs > SLOW_CALL_MS) calls.slow++
-    if (!record.ok) {
+    if (!record.ok && !record.expected) {
       calls.failed++
       if (allowed('cloud_call_failed')) {
         track('cloud_call_failed', { fn: record.fn, action: record.action.slice(0, 64), code: record.code ?? 'UNKNOWN', durationMs: record.durationMs })

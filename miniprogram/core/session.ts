@@ -1,10 +1,12 @@
 /**
- * The signed-in user. Login (create-or-fetch by OPENID, in the cloud) starts at launch and is
- * shared by every page that needs the profile; a failed login is retried by the next caller.
+ * The signed-in user. The launch's call (launch.ts) signs in when the launch makes one; otherwise
+ * the first page that needs the profile calls login. One reply is shared by every caller; a failed
+ * login is retried by the next caller.
  * A device that has not seen the onboarding guide end asks for the guide's steps in the same call.
  */
 import type { UserOutputs, UserProfile } from '../../cloudfunctions/user/api'
 import { api } from './api'
+import { fromLaunch } from './launch'
 import { guideEnded } from './onboarding'
 
 export type LoginReply = UserOutputs['login']
@@ -13,7 +15,7 @@ let pending: Promise<LoginReply> | null = null
 
 /** The login reply, shared by every caller (one call per launch). */
 export function login(): Promise<LoginReply> {
-  pending ??= api.user.login(guideEnded() ? {} : { onboarding: true }).then(
+  pending ??= (fromLaunch('login', (reply): LoginReply => reply) ?? api.user.login(guideEnded() ? {} : { onboarding: true })).then(
     (res) => res,
     (err: unknown) => {
       pending = null

@@ -192,6 +192,19 @@ describe('check-in', () => {
     expect(await trips()).toBe('5')
   })
 
+  test('with a month, the check-in\'s reply carries that month\'s calendar after it: what a calendar call answers, 2 round trips more, no second call', async () => {
+    on(D(1))
+    const month = D(1).slice(0, 7)
+    const reply = await callGateway<{ result: { ok: true; data: Out['checkin'] } }>(t.url, 'incentives', { action: 'checkin', data: { month } }, { openid: 'o-trips' })
+    const { calendar, ...result } = reply.body.result.data
+    expect(result).toMatchObject({ day: D(1), streak: 2, alreadyCheckedIn: false })
+    expect(calendar).toEqual(await ok('calendar', { month }, 'o-trips'))
+    expect(calendar).toMatchObject({ checkedInToday: true, streak: 2 })
+    expect(calendar!.days.map((d) => d.day)).toContain(D(1))
+    expect(Number(reply.headers.get('x-db-roundtrips'))).toBe(8 + 2)
+    expect(await fail('checkin', { month: '2026-13' }, 'o-trips')).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'month' }] })
+  })
+
   test('the reminder is offered after checking in once checkin_reminder has an id in app_config/templates, unless turned off', async () => {
     // Template ids live in app_config/templates (the notify function's registry); a legacy reminder.templateId is ignored.
     await setConfig({ reminder: { templateId: 'tmpl-legacy', offer: false } })
@@ -411,6 +424,9 @@ describe('tasks', () => {
     const first = await ok('claimTask', { taskId: 'read-5' }, openid)
     expect(first).toMatchObject({ taskId: 'read-5', points: 30, alreadyClaimed: false, balance: start + 30 })
     expect(await ok('claimTask', { taskId: 'read-5' }, openid)).toEqual({ ...first, alreadyClaimed: true })
+    // The repeated claim reads the ledger entry and the account, and opens no transaction.
+    const again = await callGateway(t.url, 'incentives', { action: 'claimTask', data: { taskId: 'read-5' } }, { openid })
+    expect(again.headers.get('x-db-ops')).not.toMatch(/Transaction/)
     expect(entries(openid).filter((e) => e.reason === 'task')).toEqual([expect.objectContaining({ _id: 'task:o-tasks:read-5', amount: 30, ref: 'read-5', title: '完成任务：阅读 5 篇指南' })])
     expect(balance(openid)).toBe(start + 30)
     const listed = (await ok('tasks', {}, openid)).items.find((i) => i.id === 'read-5')
@@ -554,6 +570,22 @@ describe('referrals', () => {
     // A new user the next day is not new any more.
     on(D(5))
     expect(await fail('acceptInvite', { code: aliceCode }, 'o-erin')).toMatchObject({ code: 'FORBIDDEN' })
+  })
+
+  test('opened from a shared page, before any first touch is recorded: the sharer\'s device names the inviter', async () => {
+    const sharer = '01890a5d-ac96-774b-bcce-b302099a8057'
+    t.cloud.store.insert('identities', [{ _id: sharer, openid: 'o-alice', firstSeenAt: new Date() }])
+    on(D(4))
+    await login('o-sam')
+    await login('o-tom')
+    const aliceBefore = balance('o-alice')
+    expect(await ok('acceptInvite', { sharer }, 'o-sam')).toEqual({ reward: 20, inviterRewarded: true, balance: 20 })
+    expect(balance('o-alice')).toBe(aliceBefore + 50)
+    expect(find('referrals', { _id: 'o-sam' })).toEqual([expect.objectContaining({ inviter: 'o-alice', code: '' })])
+    const before = snapshot()
+    expect(await fail('acceptInvite', { sharer: '01890a5d-ac96-774b-bcce-b302099a8058' }, 'o-tom')).toEqual({ code: 'NOT_FOUND', message: '没有找到邀请你的人。' })
+    expect(await fail('acceptInvite', { sharer: 'o-alice' }, 'o-tom')).toMatchObject({ code: 'INVALID_INPUT', issues: [{ path: 'sharer' }] })
+    expect(snapshot()).toBe(before)
   })
 
   test('loops are refused: two new users inviting each other, and a three-user ring', async () => {

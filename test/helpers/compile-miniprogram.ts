@@ -3,10 +3,10 @@
  * of its own because miniprogram-ci keeps handles open and logs to stdout: every emitted file with
  * its size, and the content of each emitted .json (where usingComponents are already resolved).
  *
- *   tsx test/helpers/compile-miniprogram.ts <project dir> <out.json>
+ *   tsx test/helpers/compile-miniprogram.ts <project dir> <out.json> [<dir to write the output to>]
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { compile } from '../../tools/miniprogram/ci'
@@ -17,11 +17,12 @@ export interface Compiled {
   json: Record<string, { usingComponents?: Record<string, string> }>
 }
 
-export function compileProject(projectPath: string): Compiled {
+/** `writeTo`: also lay the compiled files out there, as the package a device runs. */
+export function compileProject(projectPath: string, writeTo?: string): Compiled {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'compiled-'))
   const out = path.join(dir, 'out.json')
   try {
-    const run = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), __filename, projectPath, out], {
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), __filename, projectPath, out, ...(writeTo ? [writeTo] : [])], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 120_000,
@@ -33,13 +34,17 @@ export function compileProject(projectPath: string): Compiled {
   }
 }
 
-if (require.main === module) {
-  const [projectPath, out] = process.argv.slice(2)
+if ((require as { main?: unknown }).main === module) {
+  const [projectPath, out, writeTo] = process.argv.slice(2)
   compile({ projectPath: path.resolve(projectPath!) }).then(
     (files) => {
       const result: Compiled = { sizes: {}, json: {} }
       for (const [file, content] of files) {
         result.sizes[file] = content.length
+        if (writeTo) {
+          mkdirSync(path.dirname(path.join(writeTo, file)), { recursive: true })
+          writeFileSync(path.join(writeTo, file), content)
+        }
         if (file.endsWith('.json')) result.json[file] = JSON.parse(content.toString('utf8')) as Compiled['json'][string]
       }
       writeFileSync(out!, JSON.stringify(result))

@@ -258,9 +258,9 @@ describe('an admin', () => {
   test('overview: skeleton, then yesterday (a whole day) against the day before and the same weekday a week earlier; today so far on a line of its own', async () => {
     const d = await open()
     expect(d.m.page.data.status.overview).toBe('loading')
-    expect(d.m.find('t-skeleton').length).toBeGreaterThan(0)
+    expect(d.m.find('skeleton__row').length).toBeGreaterThan(0)
     await ready(d)
-    expect(d.m.find('t-skeleton')).toHaveLength(0)
+    expect(d.m.find('skeleton__row')).toHaveLength(0)
     // (A call repeated is a retry on a loaded machine, not a second question.)
     expect([...new Set(calls(d.m).map((c) => JSON.stringify(c)))].sort()).toEqual([JSON.stringify(['overview', { day: day(-1) }]), JSON.stringify(['trend', range14])])
 
@@ -650,7 +650,7 @@ describe('refreshing', () => {
     const afterNew = (await answer('overview', { day: T })).today.newUsers
     expect(afterNew).toBeGreaterThanOrEqual(beforeNew + 2)
     expect(shown(third)).toBe(line(before.uv + 2, before.pv + 2, afterNew))
-    expect(third.m.find('t-skeleton')).toHaveLength(0) // refreshed in place
+    expect(third.m.find('skeleton__row')).toHaveLength(0) // refreshed in place
   })
 })
 

@@ -99,15 +99,15 @@ function button(m: Mounted, label: string): Element {
 test('shows a skeleton, then the guide: title, meta, tags, summary and every block in order', async () => {
   const m = await mountPage(PAGE, { cloudUrl: cloud.url, query: { id: guide._id }, stackDepth: 2 })
   expect(m.page.data.status).toBe('loading')
-  expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+  expect(m.find('skeleton__row').length).toBeGreaterThan(0)
   expect(m.text()).not.toContain(guide.title)
 
   await m.waitFor(() => m.page.data.status === 'ready', 'the guide')
   const views = await reportedViews(guide)
-  expect(m.find('t-skeleton')).toHaveLength(0)
+  expect(m.find('skeleton__row')).toHaveLength(0)
   expect(textOf(m, 'guide__title')).toEqual([guide.title])
   expect(textOf(m, 'guide__meta')).toEqual([`${guide.readMinutes} 分钟读完 · ${views} 阅读 · ${shanghaiDay(guide.publishedAt)}`])
-  expect(textOf(m, 't-tag__text')).toEqual(guide.tags)
+  expect(textOf(m, 'tag__text')).toEqual(guide.tags)
   expect(textOf(m, 'guide__summary')).toEqual([guide.summary])
 
   const { blocks, stepNumbers } = renderedBody(m)

@@ -263,26 +263,28 @@ describe('the 实验 tab', () => {
 // ---- the home page ------------------------------------------------------------------------------
 
 describe('the home page', () => {
-  test('first launch: the copy waits at most ~1 s for the config while the list loads, then shows the control, unlogged', async () => {
-    const proxy = await startProxy(cloud.url, (p) => (p.endsWith('/functions/experiments') ? 'hold' : 'pass'))
+  test('first launch: the copy waits at most ~1 s for the launch\'s reply (config and guides in one call), then shows the control, unlogged', async () => {
+    const proxy = await startProxy(cloud.url, (p) => (p.endsWith('/functions/user') ? 'hold' : 'pass'))
     try {
       const [openid] = assignedTo('b', 1, 'cold')
       const l = await launch(HOME_PAGE, device(openid!), { url: proxy.url })
       const loaded = performance.now() // onLoad has run
       expect(tagline(l.m)).toBe('')
       expect(l.m.find('hero__tagline')).toHaveLength(1) // the line keeps its place while it waits
-      // The guides are asked for at once, not after the config.
-      await until(() => proxy.hits.some((h) => h.body?.action === 'list'), 'the guides request')
+      // One call brings the config and the guides: asked for at once, and nothing else before it answers.
+      await until(() => proxy.hits.some((h) => h.body?.action === 'bootstrap'), "the launch's call")
       await l.m.waitFor(() => tagline(l.m) !== '', 'the tagline', 3000)
       const waited = performance.now() - loaded
       expect(waited).toBeGreaterThanOrEqual(900)
       expect(waited).toBeLessThan(2500)
-      await homeReady(l.m) // the config is still held: the list never waited for it
       expect(tagline(l.m)).toBe(CONTROL_COPY)
-      expect(queuedExposures(l)).toEqual([])
+      expect(l.m.page.data.status).toBe('loading')
+      expect(proxy.hits.map((h) => h.body?.action).filter((a) => a !== 'bootstrap')).toEqual([])
 
-      // The config arrives late: the copy on screen does not switch, and nothing is logged for this view.
+      // The reply arrives late: the list shows, the copy on screen does not switch, and nothing is logged for this view.
+      await until(() => proxy.hits.some((h) => h.body?.action === 'bootstrap' && h.reply !== undefined), 'the held reply')
       proxy.release()
+      await homeReady(l.m)
       await until(() => l.m.fake.storage.has('cache:experiments'), 'the late config')
       await new Promise((resolve) => setTimeout(resolve, 50))
       expect(tagline(l.m)).toBe(CONTROL_COPY)

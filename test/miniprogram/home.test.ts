@@ -171,7 +171,7 @@ describe('first visit', () => {
       await m.waitFor(() => held.held() === 2, 'the categories and list requests to arrive')
       expect(m.page.data.status).toBe('loading')
       expect(m.find('card--skeleton')).toHaveLength(4)
-      expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+      expect(m.find('skeleton__row').length).toBeGreaterThan(0)
       expect(shownCards(m)).toEqual([])
 
       held.release()

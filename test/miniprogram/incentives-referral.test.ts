@@ -3,7 +3,8 @@
  * the launch options), the real client modules on a fake `wx`, against a real local cloud running
  * the real `user` and `incentives` functions. A new user opened through an invite is accepted once
  * (both sides rewarded in the database), later launches make no call; returning users, self-invites
- * and launches without an inviter are handled as the cloud answers them; the launch never waits.
+ * and launches without an inviter are handled as the cloud answers them; a launch with no inviter
+ * anywhere asks nothing; the launch never waits.
  */
 import type { CallRecord } from '../../miniprogram/core/cloud'
 import { shanghaiToday } from '../../miniprogram/packages/admin/range'
@@ -34,7 +35,7 @@ afterEach(() => {
 })
 afterAll(() => cloud?.stop())
 
-const { docs, incentives, login, userSince } = incentivesCloud(() => cloud.url)
+const { docs, incentives, insert, login, userSince } = incentivesCloud(() => cloud.url)
 const ledger = async (openid: string) => (await docs('points_ledger', { openid })).map((e) => [e.reason, e.amount, e.ref])
 
 /** A user who has an invite code (and joined today, through the `user` function). */
@@ -86,7 +87,7 @@ function launch(fake: FakeWx, options: { path?: string; scene?: number; query?: 
   }
 }
 
-const loggedIn = (l: Launched) => until(() => l.calls.some((c) => c.fn === 'user' && c.action === 'login'), 'the login')
+const loggedIn = (l: Launched) => until(() => l.calls.some((c) => c.fn === 'user' && c.action === 'bootstrap'), "the launch's call")
 
 test('a new user opened through an invite link: accepted once, both rewarded; the next launch makes no call', async () => {
   const from = await inviter()
@@ -141,18 +142,57 @@ test('my own invite link on my own new device: refused by the cloud, settled, no
   expect(await ledger(self.openid)).toEqual([])
 })
 
-test('no code and no first-touch inviter yet: asked without a code, not settled, asked again at the next launch', async () => {
+test('no inviter in the launch nor in the first touch: no call at all, nothing reported as failed, asked again only when one appears', async () => {
   const fake = device()
+  const openid = fake.storage.get(OPENID_KEY) as string
   const first = launch(fake, {})
-  await until(() => first.accepts().length === 1, 'the answer')
-  expect(first.sent()).toEqual([{ action: 'acceptInvite', data: {} }])
-  expect(first.accepts()[0]).toMatchObject({ ok: false, code: 'NOT_FOUND' })
-  await sleep(20)
+  await loggedIn(first)
+  await sleep(30)
+  expect(first.sent()).toEqual([])
+  expect(first.calls.filter((c) => !c.ok)).toEqual([])
   expect(fake.storage.has(DONE_KEY)).toBe(false)
 
   const second = launch(fake, {})
-  await until(() => second.accepts().length === 1, 'the second answer')
-  expect(second.sent()).toEqual([{ action: 'acceptInvite', data: {} }])
+  await loggedIn(second)
+  await sleep(30)
+  expect(second.sent()).toEqual([])
+  expect(await docs('users', { _id: openid })).toHaveLength(1)
+})
+
+test('a later launch on day one, whose recorded first touch names an inviter: asked without a code', async () => {
+  const from = await inviter()
+  const openid = newOpenid()
+  const at = { $date: new Date().toISOString() }
+  const day = shanghaiToday()
+  await insert('users', { _id: openid, openid, appid: '', nickname: '', avatarUrl: '', firstSeenAt: at, firstSeenDay: day, lastSeenAt: at, lastSeenDay: day, updatedAt: at, firstTouch: { inviter: from.openid, at, day } })
+  const launched = launch(device(openid), {})
+  await until(() => launched.accepts().length === 1, 'the acceptance')
+  expect(launched.sent()).toEqual([{ action: 'acceptInvite', data: {} }])
+  expect(launched.accepts()[0]).toMatchObject({ ok: true })
+  expect(await ledger(from.openid)).toEqual([['referral', 50, openid]])
+})
+
+test('a new user opened from a shared page: accepted through the sharer, before the first touch is recorded', async () => {
+  const from = await inviter()
+  const sharer = '01890a5d-ac96-774b-bcce-b302099a8057'.replace(/.{4}$/, Math.random().toString(16).slice(2, 6).padEnd(4, '0'))
+  await insert('identities', { _id: sharer, openid: from.openid, firstSeenAt: { $date: new Date().toISOString() } })
+  const fake = device()
+  const openid = fake.storage.get(OPENID_KEY) as string
+  const launched = launch(fake, { scene: 1007, query: { sharer } })
+  await until(() => launched.accepts().length === 1, 'the acceptance')
+  expect(launched.sent()).toEqual([{ action: 'acceptInvite', data: { sharer } }])
+  expect(launched.accepts()[0]).toMatchObject({ ok: true })
+  expect(await ledger(from.openid)).toEqual([['referral', 50, openid]])
+})
+
+test('an unknown sharer: refused as an expected answer (no failed call reported), not settled', async () => {
+  const fake = device()
+  const sharer = '01890a5d-ac96-774b-bcce-b302099a0000'
+  const launched = launch(fake, { scene: 1007, query: { sharer } })
+  await until(() => launched.accepts().length === 1, 'the answer')
+  expect(launched.accepts()[0]).toMatchObject({ ok: false, code: 'NOT_FOUND', expected: true })
+  await sleep(20)
+  expect(fake.storage.has(DONE_KEY)).toBe(false)
 })
 
 test('offline at launch: nothing settled, nothing thrown; the next launch online accepts', async () => {

@@ -157,7 +157,7 @@ describe('check-in', () => {
     const openid = await userSince(10)
     const d = device(openid)
     const { m, tracker } = await open(CHECKIN, d)
-    expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+    expect(m.find('skeleton__row').length).toBeGreaterThan(0)
     await ready(m, 'the check-in page')
 
     const t = today()
@@ -210,8 +210,10 @@ describe('check-in', () => {
     expect(textOf(m.find('hero__streak')[0])).toBe('已连续签到 1 天')
     expect(textOf(m.find('hero__balance-value')[0])).toBe('5')
     expect(tracked(tracker, 'checkin')).toEqual([{ streak: 1, makeup: false }])
-    // The streak's next bonus moved on (from the calendar asked again).
+    // The streak's next bonus moved on: from the calendar the check-in's reply carries (one call, no refresh).
     await m.waitFor(() => m.page.data.bonusText === '再签 2 天，连续第 3 天可得 10 积分', 'the next bonus')
+    expect(requests(m, 'checkin').map((r) => r.data)).toEqual([{ action: 'checkin', data: { month: t.slice(0, 7) } }])
+    expect(requests(m, 'calendar')).toHaveLength(1) // the page's first load only
 
     // The database: one check-in, one ledger entry, the balance their sum.
     expect(await docs('checkins', { openid })).toEqual([expect.objectContaining({ _id: `${openid}:${t}`, day: t, streak: 1, reward: 5, makeup: false })])
@@ -516,7 +518,7 @@ describe('points and levels', () => {
     m.cloud.configureCloud({ localCloudUrl: cloud.url })
     await m.tap(button(m, '重新加载'))
     expect(m.page.data.status).toBe('loading')
-    expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+    expect(m.find('skeleton__row').length).toBeGreaterThan(0)
     await ready(m)
     expect(m.find('entry')).toHaveLength(20)
   })

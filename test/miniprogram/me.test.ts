@@ -122,7 +122,7 @@ test('a new user: skeleton, then "微信用户" and the day they joined; the fir
 
   const m = await mountPage(PAGE, { cloudUrl: cloud.url, fake: device(openid) })
   expect(m.page.data.status).toBe('loading')
-  expect(m.find('t-skeleton').length).toBeGreaterThan(0)
+  expect(m.find('skeleton__row').length).toBeGreaterThan(0)
   expect(m.find('me__name')).toHaveLength(0)
 
   await m.waitFor(() => m.page.data.status === 'ready', 'the profile')
@@ -134,7 +134,7 @@ test('a new user: skeleton, then "微信用户" and the day they joined; the fir
   ])
   const profile = await cloudProfile(openid)
   expect(profile).toMatchObject({ openid, nickname: '' })
-  expect(m.find('t-skeleton')).toHaveLength(0)
+  expect(m.find('skeleton__row')).toHaveLength(0)
   expect(textOf(m, 'me__name')).toEqual(['微信用户'])
   expect(textOf(m, 'me__avatar')).toEqual(['微'])
   expect(textOf(m, 'me__since')).toEqual([`${chineseDay(profile.firstSeenDay)}加入`])

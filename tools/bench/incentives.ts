@@ -11,6 +11,7 @@
  *     balance = sum(ledger), lifetime = sum(grants), entries numbered without gaps, one grant each.
  *
  *   npm run bench:incentives -- --seconds 10 --clients 32 --workers 4 --json
+ *   npm run bench:incentives -- --write-docs   # also rewrites the round-trip table in docs/benchmarks.md
  */
 import http from 'node:http'
 import os from 'node:os'
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util'
 import type { PointsAccountDoc, PointsLedgerDoc } from '../../cloudfunctions/_shared/models'
 import { auditLedger } from '../../cloudfunctions/incentives/rules'
 import { CloudDatabase, startCloudProcess } from '../local-cloud/client'
+import { GENERATED, writeBetweenMarkers } from './docs'
 
 interface Reply {
   ok: boolean
@@ -53,6 +55,9 @@ async function costRun(url: string) {
   await must(url, 'user', 'login', {}, 'bench-cost-a')
   const checkin = await rt('checkin', {}, 'bench-cost-a')
   const checkinAgain = await rt('checkin', {}, 'bench-cost-a')
+  // What the check-in page sends: the month on screen, whose calendar comes back in the same reply.
+  await must(url, 'user', 'login', {}, 'bench-cost-m')
+  const checkinWithCalendar = await rt('checkin', { month: new Date(Date.now() + 288e5).toISOString().slice(0, 7) }, 'bench-cost-m')
   await must(url, 'user', 'updateProfile', { nickname: '测一测', avatarUrl: 'https://example.com/a.png' }, 'bench-cost-a')
   const claim = await rt('claimTask', { taskId: 'profile' }, 'bench-cost-a')
   const claimAgain = await rt('claimTask', { taskId: 'profile' }, 'bench-cost-a')
@@ -70,6 +75,7 @@ async function costRun(url: string) {
   return {
     checkin,
     checkinAgain,
+    checkinWithCalendar,
     claimTask: claim,
     claimTaskAgain: claimAgain,
     referralReward: referral,
@@ -164,6 +170,7 @@ async function main(): Promise<void> {
       clients: { type: 'string', default: '32' },
       workers: { type: 'string', default: '4' },
       json: { type: 'boolean', default: false },
+      'write-docs': { type: 'boolean', default: false },
     },
   })
   const seconds = Number(values.seconds)
@@ -192,7 +199,7 @@ async function main(): Promise<void> {
 Incentives benchmark (${report.cores} cores, node ${process.version}, ${workers} workers for the incentives function)
 
 DB round trips per call (warm instance, config cached; a cold instance adds 1 to read app_config/incentives):
-  check-in (a grant): ${cost.checkin}; again the same day: ${cost.checkinAgain}
+  check-in (a grant): ${cost.checkin}; again the same day: ${cost.checkinAgain}; with the month's calendar in the reply: ${cost.checkinWithCalendar}
   task claim (a grant): ${cost.claimTask}; again: ${cost.claimTaskAgain}
   referral reward (acceptInvite with a code, both rewarded): ${cost.referralReward}; by first touch: ${cost.referralRewardByFirstTouch}
   invite: first call ${cost.inviteFirstCall} (code registered, image made), then ${cost.invite}
@@ -206,6 +213,19 @@ check-ins, ${clients} users tapping again and again:
   ${taps.callsPerSecond} calls/s (${taps.calls} calls: ${taps.granted} granted, ${taps.repeated} answered "already checked in"), p50 ${taps.p50Ms} ms, p99 ${taps.p99Ms} ms
   verified: ${tapsCheck.ledgerEntries} ledger entries for ${clients} users; invariant ${tapsCheck.problems.length === 0 ? 'holds' : `BROKEN: ${tapsCheck.problems.slice(0, 5).join('; ')}`}
 `)
+    }
+    if (values['write-docs']) {
+      writeBetweenMarkers('docs/benchmarks.md', 'bench:incentives', [
+        GENERATED('npm run bench:incentives -- --write-docs'),
+        '| call (warm instance; a cold one adds 1 for the config) | DB round trips | invocations |',
+        '|---|---|---|',
+        `| check-in (a grant) | **${cost.checkin}**; again the same day ${cost.checkinAgain}; with the month's calendar in the reply ${cost.checkinWithCalendar} | 1 (the calendar comes in the reply) |`,
+        `| task claim (a grant) | **${cost.claimTask}**; again ${cost.claimTaskAgain} (no transaction) | 1 |`,
+        `| referral reward (both rewarded in one transaction) | **${cost.referralReward}** with a code, ${cost.referralRewardByFirstTouch} by first touch | 1 |`,
+        `| \`invite\` | ${cost.inviteFirstCall} the first time (code registered, mini-program code made), then ${cost.invite} | 1 |`,
+        `| \`summary\` / \`calendar\` / \`tasks\` / \`ledger\` page | ${cost.summary} / ${cost.calendar} / ${cost.tasks} / ${cost.ledger} | 1 each |`,
+      ].join('\n'))
+      console.log('docs/benchmarks.md updated')
     }
     if (!sound) process.exitCode = 1
   } finally {

@@ -76,7 +76,17 @@ export async function inScratchDir<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Compiles the project as DevTools does for an upload (ES6 transform, minified). Returns path → bytes. */
+/**
+ * The compile settings of project.config.json, which DevTools and the upload (`useProjectConfig`)
+ * use: the ES6-to-ES5 transform (`es6`) and enhanced compile (`enhance`) are the project's choice,
+ * so the size check measures what users download.
+ */
+function projectSetting(projectPath: string): { es6: boolean; es7: boolean } {
+  const config = JSON.parse(readFileSync(path.join(projectPath, 'project.config.json'), 'utf8')) as { setting?: { es6?: boolean; enhance?: boolean } }
+  return { es6: config.setting?.es6 ?? true, es7: config.setting?.enhance ?? false }
+}
+
+/** Compiles the project as DevTools does for an upload (the project's ES settings, minified). Returns path → bytes. */
 export async function compile(options: CompileOptions = {}): Promise<Map<string, Buffer>> {
   const ciModule = loadCi()
   const projectPath = options.projectPath ?? ROOT
@@ -93,7 +103,7 @@ export async function compile(options: CompileOptions = {}): Promise<Map<string,
     const out = await ciModule.getCompiledResult({
       project,
       version: '0.0.0',
-      setting: { es6: true, minify: true, minifyJS: true, minifyWXML: true, minifyWXSS: true, autoPrefixWXSS: true },
+      setting: { ...projectSetting(projectPath), minify: true, minifyJS: true, minifyWXML: true, minifyWXSS: true, autoPrefixWXSS: true },
     })
     const files = new Map<string, Buffer>()
     for (const [file, content] of Object.entries(out)) {

@@ -22,11 +22,21 @@ export interface SizeReport {
  * Budgets in KB (1 KB = 1024 bytes). WeChat's hard limits are 2 MB per package and 20 MB in all.
  * Main is what every user downloads at launch, so it has the tight budget; a subpackage is paid only
  * by users who open it; the total bounds the sum (TDesign components that only one subpackage uses
- * are laid out in that subpackage, see subpackage-npm.ts). Subpackages went from 40 to 42 KB with
- * the fixes the screenshots called for (issue 13: the avatar chooser, the calendar's legend, the
- * invite layout, the inbox's filters, names for channels and pages); issue 14 cuts sizes again.
+ * are laid out in that subpackage, see subpackage-npm.ts). Issue 14 brought main from 212.9 KB under
+ * 150 (no ES5 transform, t-tag and t-skeleton drawn by two small components, the privacy popup's
+ * sheet without t-popup) and subpackages back to 40 KB. One exception: `packages/onboarding`,
+ * which WeChat downloads after the first render (分包异步化) and only while the guide may show,
+ * now carries t-popup and t-overlay for t-guide, which the main package no longer holds.
  */
-export const BUDGET_KB = { main: 215, subpackage: 42, total: 440 }
+export const BUDGET_KB: Budget = { main: 150, subpackage: 40, total: 440, subpackages: { 'packages/onboarding': 48 } }
+
+export interface Budget {
+  main: number
+  subpackage: number
+  total: number
+  /** Budgets of named subpackages that differ from `subpackage`, with the reason in a comment. */
+  subpackages?: Record<string, number>
+}
 
 /** Files the compiler emits that are not part of the uploaded package. */
 const NOT_PACKAGED = new Set(['project.config.json', 'project.private.config.json'])
@@ -62,11 +72,12 @@ export function measure(files: Map<string, Buffer>, app: AppJson): SizeReport {
 export const kb = (bytes: number): string => (bytes / 1024).toFixed(1)
 
 /** Budget violations, as sentences (empty when within budget). */
-export function overBudget(report: SizeReport, budget = BUDGET_KB): string[] {
+export function overBudget(report: SizeReport, budget: Budget = BUDGET_KB): string[] {
   const problems: string[] = []
   if (report.main.bytes > budget.main * 1024) problems.push(`main package is ${kb(report.main.bytes)} KB, budget ${budget.main} KB`)
   for (const sub of report.subpackages) {
-    if (sub.bytes > budget.subpackage * 1024) problems.push(`subpackage ${sub.name} is ${kb(sub.bytes)} KB, budget ${budget.subpackage} KB`)
+    const limit = budget.subpackages?.[sub.name] ?? budget.subpackage
+    if (sub.bytes > limit * 1024) problems.push(`subpackage ${sub.name} is ${kb(sub.bytes)} KB, budget ${limit} KB`)
   }
   if (report.totalBytes > budget.total * 1024) problems.push(`total is ${kb(report.totalBytes)} KB, budget ${budget.total} KB`)
   return problems

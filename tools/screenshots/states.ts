@@ -49,7 +49,7 @@ const states: State[] = [
     below: 0,
     device: guideSeen,
     network: ({ fn }) => (fn === 'content' ? 'hang' : 'pass'),
-    ready: (p) => p.waitFor(() => p.find('t-skeleton').length > 0 && p.page.data.tagline !== '', 'the skeleton'),
+    ready: (p) => p.waitFor(() => p.find('skeleton__row').length > 0 && p.page.data.tagline !== '', 'the skeleton'),
   },
   {
     name: 'home-error',

@@ -60,6 +60,9 @@ Component({
       if (asked) wx.showToast({ title: '未同意隐私保护指引，这项功能暂时无法使用', icon: 'none' })
     },
 
+    /** Holds the page still under the popup (scrolling through it is not possible). */
+    hold() {},
+
     openContract() {
       wx.openPrivacyContract({ fail: () => wx.showToast({ title: '暂时打不开隐私保护指引，请稍后再试', icon: 'none' }) })
     },

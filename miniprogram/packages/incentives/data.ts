@@ -10,7 +10,7 @@ const SAFE = { retries: 2 }
 
 export const incentives = {
   summary: () => call('incentives', 'summary', {}, SAFE),
-  checkin: () => call('incentives', 'checkin', {}, SAFE),
+  checkin: (input: Input<'incentives', 'checkin'> = {}) => call('incentives', 'checkin', input, SAFE),
   makeup: (input: Input<'incentives', 'makeup'>) => call('incentives', 'makeup', input),
   calendar: (input: Input<'incentives', 'calendar'>) => call('incentives', 'calendar', input, SAFE),
   tasks: () => call('incentives', 'tasks', {}, SAFE),

@@ -7,10 +7,11 @@
  */
 import type { Category, GuideSummary } from '../../../cloudfunctions/content/api'
 import { api } from '../../core/api'
-import { type CachePolicy, swr, writeCache } from '../../core/cache'
+import { type CachePolicy, readCache, swr, writeCache } from '../../core/cache'
 import { describeError } from '../../core/cloud'
 import { flag, isReady, variant, whenReady } from '../../core/experiments'
 import { formatCount } from '../../core/format'
+import { CACHED, FRESH_MS, fromLaunch } from '../../core/launch'
 import { guidePending } from '../../core/onboarding'
 import { trackedPage } from '../../core/tracked-page'
 
@@ -54,10 +55,15 @@ function isFirstPage(data: unknown): data is FirstPage {
   )
 }
 
-const CATEGORIES_POLICY: CachePolicy<Category[]> = { freshMs: 6 * 3600_000, staleMs: 30 * 86400_000, isValid: isCategories }
-const PAGE_POLICY: CachePolicy<FirstPage> = { freshMs: 60_000, staleMs: 7 * 86400_000, isValid: isFirstPage }
+const CATEGORIES_POLICY: CachePolicy<Category[]> = { freshMs: FRESH_MS.categories, staleMs: 30 * 86400_000, isValid: isCategories }
+const PAGE_POLICY: CachePolicy<FirstPage> = { freshMs: FRESH_MS.firstPage, staleMs: 7 * 86400_000, isValid: isFirstPage }
 
 const toCards = (items: GuideSummary[]): Card[] => items.map((g) => ({ ...g, viewsText: formatCount(g.views) }))
+
+/** The list on screen already shows exactly these guides (a refresh that changed nothing). */
+function sameCards(shown: Card[], items: GuideSummary[]): boolean {
+  return shown.length === items.length && JSON.stringify(toCards(items)) === JSON.stringify(shown)
+}
 
 Component({
   behaviors: [trackedPage],
@@ -76,6 +82,8 @@ Component({
     /** The footer: idle (more to load), loading, done (no more), error (retry). */
     more: 'idle' as 'idle' | 'loading' | 'done' | 'error',
     skeleton: [{ width: '60%', height: '36rpx' }, { width: '100%' }, { width: '40%' }],
+    /** Skeleton cards only while nothing is cached to show (a repeat launch never renders t-skeleton). */
+    skeletonShown: false,
     /** Cursor of the next page (pure data: never rendered). */
     _cursor: null as string | null,
     /** The onboarding guide is rendered (and its subpackage loaded) only while it may still show. */
@@ -128,7 +136,9 @@ Component({
           apply(items)
           return
         }
-        const { data } = await swr('categories', CATEGORIES_POLICY, async () => (await api.content.categories()).items, apply)
+        // The launch's reply carries the categories when the launch made a call.
+        const fetch = () => fromLaunch('categories', (reply) => reply.categories) ?? api.content.categories().then((r) => r.items)
+        const { data } = await swr(CACHED.categories, CATEGORIES_POLICY, fetch, apply)
         apply(data)
       } catch {
         // Tabs are a shortcut: "全部" still works without them, and pull-to-refresh tries again.
@@ -139,9 +149,11 @@ Component({
     async loadFirstPage(force: boolean) {
       const category = this.data.active
       const key = `guides:${category}`
-      const fetch = () => api.content.list({ limit: PAGE_SIZE, ...(category === ALL ? {} : { category }) })
+      const fetch = () =>
+        (category === ALL ? fromLaunch('firstPage', (reply) => reply.guides) : null) ?? api.content.list({ limit: PAGE_SIZE, ...(category === ALL ? {} : { category }) })
       const apply = (page: FirstPage) => {
         if (this.data.active !== category) return // the user switched tabs meanwhile
+        if (this.data.status === 'ready' && this.data._cursor === page.nextCursor && sameCards(this.data.items, page.items)) return
         this.setData({
           _cursor: page.nextCursor,
           items: toCards(page.items),
@@ -149,7 +161,10 @@ Component({
           more: page.nextCursor ? 'idle' : 'done',
         })
       }
-      if (this.data.items.length === 0) this.setData({ status: 'loading' })
+      if (this.data.items.length === 0) {
+        const cached = !force && readCache(key, PAGE_POLICY.isValid)
+        this.setData(cached && cached.ageMs < PAGE_POLICY.staleMs ? { status: 'loading' } : { status: 'loading', skeletonShown: true })
+      }
       try {
         if (force) {
           const page = await fetch()
@@ -178,7 +193,11 @@ Component({
         const page = await api.content.list({ limit: PAGE_SIZE, cursor, ...(category === ALL ? {} : { category }) })
         // The first page was replaced meanwhile (refresh, cache update, tab switch): this page no longer follows it.
         if (this.data.active !== category || this.data._cursor !== cursor) return
-        this.setData({ _cursor: page.nextCursor, items: [...this.data.items, ...toCards(page.items)], more: page.nextCursor ? 'idle' : 'done' })
+        // Only the appended cards travel to the view layer (paths), not the whole list again.
+        const appended: Record<string, unknown> = { _cursor: page.nextCursor, more: page.nextCursor ? 'idle' : 'done' }
+        const at = this.data.items.length
+        toCards(page.items).forEach((card, i) => (appended[`items[${at + i}]`] = card))
+        this.setData(appended)
       } catch {
         if (this.data.active === category && this.data._cursor === cursor) this.setData({ more: 'error' })
       }

@@ -20,7 +20,8 @@ export interface Launched extends Mounted {
   fire(target: Element, name: string): void
 }
 
-export async function launchHome(cloudUrl: string, fake: FakeWx): Promise<Launched> {
+/** `experiments`: also initialise flags and experiments, as app.ts does (the launch's reply then fills their cache). */
+export async function launchHome(cloudUrl: string, fake: FakeWx, options: { experiments?: boolean } = {}): Promise<Launched> {
   let page: Record<string, unknown> | undefined
   let tracker!: Tracker
   let privacy!: Privacy
@@ -31,7 +32,7 @@ export async function launchHome(cloudUrl: string, fake: FakeWx): Promise<Launch
     beforeLoad: () => {
       const g = globalThis as Record<string, unknown>
       g.getCurrentPages = () => (page ? [page] : [])
-      const launched = launchApp(MP_ROOT, fake)
+      const launched = launchApp(MP_ROOT, fake, options)
       tracker = launched.tracker as Tracker
       privacy = launched.privacy as Privacy
     },

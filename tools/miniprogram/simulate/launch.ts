@@ -2,7 +2,7 @@
  * App.onLaunch (miniprogram/app.ts) for a rendered page, in the page's fresh module registry (call
  * it from mountPageWith's `beforeLoad`): the tracker (holding its events: a launch under test or
  * in the screenshot tool sends them only when told), the launch's tracking, the privacy listener,
- * optionally the experiments config, and the login. The cloud client is configured by the mount.
+ * the launch's call, and optionally the experiments config. The cloud client is configured by the mount.
  */
 import path from 'node:path'
 import type { FakeWx } from '../fake-wx'
@@ -23,13 +23,13 @@ export function launchApp(root: string, fake: FakeWx, options: { experiments?: b
   const tracker = require(path.join(root, 'core/tracker')) as AppLaunch['tracker']
   const privacy = require(path.join(root, 'core/privacy')) as AppLaunch['privacy']
   const app = require(path.join(root, 'core/app-tracking')) as { appLaunched(options: LaunchOptions): void }
-  const session = require(path.join(root, 'core/session')) as { currentUser(): Promise<unknown> }
+  const launch = require(path.join(root, 'core/launch')) as { startLaunch(): void }
   const experiments = require(path.join(root, 'core/experiments')) as { initExperiments(query: Record<string, string>): void }
   /* eslint-enable @typescript-eslint/no-require-imports */
   tracker.initTracker({ flushAt: 1000, flushIntervalMs: 3_600_000 })
   app.appLaunched(fake.launchOptions)
   privacy.initPrivacy()
+  launch.startLaunch()
   if (options.experiments) experiments.initExperiments(fake.launchOptions.query)
-  session.currentUser().catch(() => undefined)
   return { tracker, privacy }
 }

@@ -197,7 +197,8 @@ export async function mountPageWith(resetModules: () => void, pagePath: string, 
   dropUnknownBehaviors()
 
   let cloud: CloudModule | undefined
-  if (existsSync(path.join(root, 'core/cloud.ts'))) {
+  // The sources (.ts), or a compiled package (.js: test/miniprogram/compiled-output.test.ts).
+  if (existsSync(path.join(root, 'core/cloud.ts')) || existsSync(path.join(root, 'core/cloud.js'))) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cloud = require(path.join(root, 'core/cloud')) as CloudModule
     cloud.configureCloud({ mode: 'local', localCloudUrl: options.cloudUrl, retryBaseMs: 5, timeoutMs: options.timeoutMs ?? 3000 })

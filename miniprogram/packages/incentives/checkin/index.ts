@@ -101,7 +101,9 @@ Component({
     checkin() {
       if (this.data.checkedInToday || this.data.checkingIn || this.data.status !== 'ready') return
       this.setData({ checkingIn: true })
-      incentives.checkin().then(
+      // The reply carries the month on screen as it is after the check-in: no second call to refresh it.
+      const month = this.data.month
+      incentives.checkin({ month }).then(
         (result) => {
           const onScreen = result.day.startsWith(this.data.month) && !this.data.checked.includes(result.day)
           this.setData({
@@ -119,7 +121,7 @@ Component({
             toast(result.bonus > 0 ? `签到成功 +${result.reward} 积分，含连续 ${result.streak} 天奖励 ${result.bonus}` : `签到成功 +${result.reward} 积分`)
             track('checkin', { streak: result.streak, makeup: false })
           }
-          this.refreshCalendar()
+          if (result.calendar && this.data.month === month) this.setData(calendarData(result.calendar))
         },
         (err: unknown) => {
           this.setData({ checkingIn: false })
