@@ -4,7 +4,8 @@
  *    database, storage, functions.invokeFunction, wx.openApi),
  *  - the gateway clients call functions through (`POST /functions/<name>`, caller in `x-wx-openid`),
  *  - the storage host for uploads and temporary URLs (`/storage/...`),
- *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`).
+ *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`),
+ *  - the local console (`/`, its API under `/console/api/`: console/server.ts).
  * Functions run in worker pools; timer triggers fire on their cron schedule.
  */
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -41,6 +42,8 @@ import {
 } from './protocol/openapi'
 import { MAX_UPLOAD_BYTES, Storage } from './protocol/storage'
 import { DEFAULT_PORT } from './port'
+import { type ConsoleHost, ConsoleServer, type TimerRun } from './console/server'
+import { exportCloud, importCloud } from './export'
 
 /** The cloud's limit for a function call's request body (text): 100 KB. */
 export const GATEWAY_MAX_BODY = 100 * 1024
@@ -67,6 +70,8 @@ export interface LocalCloudOptions {
   appJson?: string
   /** Rebuild functions on change and recycle their workers. */
   watch?: boolean
+  /** Load an export (export.ts) into the database and storage before serving. */
+  importDir?: string
   log?: (line: string) => void
 }
 
@@ -165,7 +170,7 @@ function shortId(openid: string | undefined): string {
   return openid ? (openid.length > 10 ? `${openid.slice(0, 8)}…` : openid) : '-'
 }
 
-export class LocalCloud {
+export class LocalCloud implements ConsoleHost {
   readonly store: DocumentStore
   readonly storage: Storage
   readonly ledger = new Ledger()
@@ -183,6 +188,8 @@ export class LocalCloud {
   private stopWatching?: () => Promise<void>
   private words: Map<string, number>
   private address = ''
+  private readonly timerRuns = new Map<string, TimerRun>()
+  private readonly consoleServer = new ConsoleServer(this)
 
   private constructor(private readonly options: LocalCloudOptions) {
     this.env = options.env ?? DEFAULT_ENV
@@ -207,6 +214,7 @@ export class LocalCloud {
     if (!existsSync(WORKER_BUNDLE)) throw new Error(`${WORKER_BUNDLE} is missing: run \`npm run build\``)
     const cloud = new LocalCloud(options)
     try {
+      if (options.importDir) importCloud(cloud.store, cloud.storage.root, options.importDir)
       for (const name of discoverFunctions(cloud.functionsDir)) cloud.loadFunction(name)
       await new Promise<void>((resolve, reject) => {
         cloud.server.once('error', reject)
@@ -345,7 +353,40 @@ export class LocalCloud {
     // The cloud's timer event carries the time to the second: "2019-02-21T11:49:00Z".
     const time = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
     const event = { Type: 'Timer', TriggerName: spec.name, Time: time, ...(spec.message ? { Message: spec.message } : {}) }
-    return this.invoke(fn, event, { source: 'wx_trigger' })
+    const response = await this.invoke(fn, event, { source: 'wx_trigger' })
+    const { record, outcome } = response
+    this.timerRuns.set(`${fn}/${trigger}`, {
+      requestId: record.requestId,
+      at: record.startedAt,
+      outcome: record.outcome ?? 'ok',
+      durationMs: record.durationMs ?? 0,
+      result: (outcome.ok ? (outcome.json ?? 'null') : JSON.stringify({ code: outcome.code, message: outcome.message })).slice(0, 2048),
+    })
+    return response
+  }
+
+  // ---- what the console reads (console/server.ts) --------------------------------------------
+
+  workers(fn: string): { running: number; max: number } {
+    return { running: this.pools.get(fn)?.size ?? 0, max: this.options.maxWorkers ?? 4 }
+  }
+
+  timersRunning(): boolean {
+    return this.crons.length > 0
+  }
+
+  async runTimer(fn: string, trigger: string): Promise<TimerRun> {
+    await this.fireTrigger(fn, trigger)
+    return this.timerRuns.get(`${fn}/${trigger}`)!
+  }
+
+  lastTimerRun(fn: string, trigger: string): TimerRun | undefined {
+    return this.timerRuns.get(`${fn}/${trigger}`)
+  }
+
+  /** The whole local cloud (database and storage) into a folder (export.ts). */
+  async exportTo(dir: string): Promise<{ dir: string; collections: number; documents: number; files: number }> {
+    return exportCloud(this.store, this.storage.root, dir)
   }
 
   private startTimers(): void {
@@ -377,6 +418,10 @@ export class LocalCloud {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local')
     const parts = url.pathname.split('/').filter(Boolean)
+    if (ConsoleServer.handles(url.pathname)) {
+      await this.consoleServer.route(req, res, url)
+      return
+    }
     if (parts[0] === 'admin') {
       if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST only')
       const token = parts[1] === 'i' ? parts[2] : undefined
