@@ -90,6 +90,7 @@ describe('config editors', () => {
     const saved = await api('PUT', 'documents/app_config/funnels', { doc: bad })
     expect(saved.status).toBe(422)
     expect(saved.body.error.code).toBe('INVALID_CONFIG')
+    expect(saved.body.error.issues).toContainEqual({ path: 'funnels.0.steps', message: 'a funnel needs at least 2 steps' })
     expect(t.cloud.store.count('app_config', { _id: 'funnels' })).toBe(0)
   })
 

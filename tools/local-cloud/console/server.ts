@@ -26,21 +26,14 @@ import { OUTBOX } from '../protocol/openapi'
 import { Storage } from '../protocol/storage'
 import { APP_CONFIG, type ConfigIssue, configKind, EXPERIMENT } from './config-docs'
 import { CONSOLE_BUILD } from './paths'
+import type { TimerRun } from './types'
 
 export const CONSOLE_API = '/console/api/'
 const MAX_BODY = 2 * 1024 * 1024
 /** Rows a query answers at most (the SDK's own limit). */
 const MAX_ROWS = 1000
 
-/** The last run of a timer trigger (scheduled or "run now"). */
-export interface TimerRun {
-  requestId: string
-  at: number
-  outcome: string
-  durationMs: number
-  /** The function's result or error, as JSON text (cut to 2 KB). */
-  result: string
-}
+export type { TimerRun } from './types'
 
 /** What the console needs from the local cloud. */
 export interface ConsoleHost {
@@ -83,6 +76,16 @@ export function authorizeConsole(req: IncomingMessage): void {
   }
   if (!(header(req, 'content-type') ?? '').toLowerCase().startsWith('application/json')) {
     throw new HttpError(415, 'JSON_ONLY', 'Console writes are JSON (content-type: application/json)')
+  }
+}
+
+/** A config document that does not pass its function's schema: refused with every issue. */
+class InvalidConfig extends Error {
+  constructor(
+    message: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(message)
   }
 }
 
@@ -247,6 +250,7 @@ export class ConsoleServer {
         }
       }
     } catch (err) {
+      if (err instanceof InvalidConfig) return sendJson(res, 422, { error: { code: 'INVALID_CONFIG', message: err.message, issues: err.issues } })
       if (err instanceof DbError) throw new HttpError(dbStatus(err.code), err.code, err.message)
       throw err
     }
@@ -310,7 +314,7 @@ export class ConsoleServer {
     const kind = configKind(name, typeof doc._id === 'string' ? doc._id : '')
     if (!kind) return
     const issues = kind.check(doc)
-    if (issues.length > 0) throw Object.assign(new HttpError(422, 'INVALID_CONFIG', `${name}/${String(doc._id)} is invalid: ${issues[0]!.path || '(document)'}: ${issues[0]!.message}`), { issues })
+    if (issues.length > 0) throw new InvalidConfig(`${name}/${String(doc._id)} is invalid: ${issues[0]!.path || '(document)'}: ${issues[0]!.message}`, issues)
   }
 
   private insert(name: string, body: Record<string, unknown>) {
