@@ -44,6 +44,7 @@ import { MAX_UPLOAD_BYTES, Storage } from './protocol/storage'
 import { DEFAULT_PORT } from './port'
 import { type ConsoleHost, ConsoleServer, type TimerRun } from './console/server'
 import { exportCloud, importCloud } from './export'
+import { checkWordsFile, lockDataDir, portInUseMessage } from './preflight'
 
 /** The cloud's limit for a function call's request body (text): 100 KB. */
 export const GATEWAY_MAX_BODY = 100 * 1024
@@ -190,6 +191,7 @@ export class LocalCloud implements ConsoleHost {
   private address = ''
   private readonly timerRuns = new Map<string, TimerRun>()
   private readonly consoleServer = new ConsoleServer(this)
+  private releaseLock?: () => void
 
   private constructor(private readonly options: LocalCloudOptions) {
     this.env = options.env ?? DEFAULT_ENV
@@ -212,13 +214,27 @@ export class LocalCloud implements ConsoleHost {
 
   static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
     if (!existsSync(WORKER_BUNDLE)) throw new Error(`${WORKER_BUNDLE} is missing: run \`npm run build\``)
-    const cloud = new LocalCloud(options)
+    checkWordsFile(options.wordsFile)
+    const release = lockDataDir(path.resolve(options.dataDir ?? path.join(ROOT, '.cloud')))
+    let cloud: LocalCloud
+    try {
+      cloud = new LocalCloud(options)
+    } catch (err) {
+      release()
+      throw err
+    }
+    cloud.releaseLock = release
     try {
       if (options.importDir) importCloud(cloud.store, cloud.storage.root, options.importDir)
       for (const name of discoverFunctions(cloud.functionsDir)) cloud.loadFunction(name)
+      const host = options.host ?? '127.0.0.1'
+      const port = options.port ?? DEFAULT_PORT
       await new Promise<void>((resolve, reject) => {
-        cloud.server.once('error', reject)
-        cloud.server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve())
+        cloud.server.once('error', (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EADDRINUSE') return reject(err)
+          portInUseMessage(host, port).then((message) => reject(new Error(message)), reject)
+        })
+        cloud.server.listen(port, host, () => resolve())
       })
     } catch (err) {
       // A bad config.json or a busy port must not leave the database open.
@@ -783,5 +799,6 @@ export class LocalCloud implements ConsoleHost {
       this.server.closeAllConnections()
     })
     this.store.close()
+    this.releaseLock?.()
   }
 }
