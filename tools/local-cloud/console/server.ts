@@ -25,6 +25,7 @@ import type { InvocationRecord, Ledger } from '../ledger'
 import { OUTBOX } from '../protocol/openapi'
 import { Storage } from '../protocol/storage'
 import { APP_CONFIG, type ConfigIssue, configKind, EXPERIMENT } from './config-docs'
+import { ROOT } from '../../paths'
 import { CONSOLE_BUILD } from './paths'
 import type { TimerRun } from './types'
 
@@ -246,7 +247,7 @@ export class ConsoleServer {
         case 'POST export': {
           const body = await this.json(req)
           if (typeof body.dir !== 'string' || body.dir.trim() === '') throw new HttpError(400, 'INVALID_DIR', 'Give the folder to export to ("dir")')
-          return sendJson(res, 200, await this.host.exportTo(path.resolve(this.host.dataDir, '..', body.dir.trim())))
+          return sendJson(res, 200, await this.host.exportTo(path.resolve(ROOT, body.dir.trim())))
         }
       }
     } catch (err) {

@@ -56,6 +56,7 @@ export function OverviewPage() {
           empty="还没有调用：在小程序或测试里调用一个云函数"
           columns={[
             { colKey: 'startedAt', title: '时间', width: 170, cell: ({ row }) => formatTime(row.startedAt) },
+            { colKey: 'requestId', title: '请求', width: 90, cell: ({ row }) => <span className="mono">{row.requestId.slice(0, 8)}</span> },
             { colKey: 'action', title: '函数.动作', cell: ({ row }) => <span className="mono">{`${row.fn}.${row.action ?? '-'}`}</span> },
             { colKey: 'caller', title: '调用方', cell: ({ row }) => <span className="mono">{row.openid ?? row.source}</span> },
             { colKey: 'durationMs', title: '耗时', cell: ({ row }) => `${row.durationMs ?? '-'} ms${row.coldStart ? '（冷启动）' : ''}` },
