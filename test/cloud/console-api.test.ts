@@ -157,6 +157,17 @@ describe('storage and data', () => {
     expect(t.cloud.storage.exists('qrcodes/a.png')).toBe(false)
   })
 
+  test('an export never replaces a folder that is not an export', async () => {
+    const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs')
+    const dir = path.join(scratch, 'project-folder')
+    mkdirSync(dir)
+    writeFileSync(path.join(dir, 'notes.md'), 'keep me')
+    const refused = await api('POST', 'export', { dir })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error.code).toBe('EXPORT_REFUSED')
+    expect(readFileSync(path.join(dir, 'notes.md'), 'utf8')).toBe('keep me')
+  })
+
   test('an export re-imported into a new local cloud has the same documents (dates too) and files', async () => {
     t.cloud.storage.ensureDir('feedback/x.txt')
     const { writeFileSync } = await import('node:fs')

@@ -12,7 +12,7 @@ import { buildAll } from '../build'
 import { prepareMiniprogram } from '../miniprogram/prepare'
 import { ROOT } from '../paths'
 import { DEFAULT_APPID, DEFAULT_ENV, DEFAULT_PORT, LocalCloud } from './cloud'
-import { exportCloud } from './export'
+import { checkExportTarget, exportCloud, readExportManifest } from './export'
 import { checkWordsFile, portInUse, portInUseMessage } from './preflight'
 import { seedDemo, seedTemplateIds } from './seed'
 
@@ -88,7 +88,9 @@ async function main(): Promise<void> {
   if (await portInUse(values.host, port)) throw new Error(await portInUseMessage(values.host, port))
   if (values.reset) rmSync(dataDir, { recursive: true, force: true })
   const importDir = values.import ? path.resolve(values.import) : undefined
-  const exportDir = values['export-on-exit'] ? path.resolve(values['export-on-exit']) : undefined
+  if (importDir) readExportManifest(importDir)
+  // Checked now, not at Ctrl-C: a wrong folder is said while there is still time to fix it.
+  const exportDir = values['export-on-exit'] ? checkExportTarget(values['export-on-exit']) : undefined
 
   const build = await buildAll()
   const miniprogram = await prepareMiniprogram()

@@ -16,6 +16,9 @@ import { decodeDoc, type Doc } from './db/codec'
 import type { DocumentStore, IndexDef } from './db/store'
 
 export const EXPORT_MANIFEST = 'local-cloud-export.json'
+
+/** An export refused before anything was written. */
+export class ExportError extends Error {}
 const VERSION = 1
 
 export interface ExportManifest {
@@ -36,12 +39,22 @@ function countFiles(dir: string): number {
   return n
 }
 
+/** The folder an export may replace: new, empty, or an earlier export. */
+export function checkExportTarget(dir: string): string {
+  const target = path.resolve(dir)
+  if (existsSync(target) && readdirSync(target).length > 0 && !existsSync(path.join(target, EXPORT_MANIFEST))) {
+    throw new ExportError(`${target} is a folder with other files in it, not an export (no ${EXPORT_MANIFEST}): export to a new or empty folder`)
+  }
+  return target
+}
+
 /**
  * Writes the export next to `dir` and renames it into place, so a half-written export never
- * replaces a good one (an export folder is replaced whole).
+ * replaces a good one (an export folder is replaced whole). Only a new, empty or earlier export
+ * folder is replaced: a mistyped `.` or `docs` must not delete a project folder.
  */
 export function exportCloud(store: DocumentStore, storageRoot: string, dir: string, now = new Date()): { dir: string; collections: number; documents: number; files: number } {
-  const target = path.resolve(dir)
+  const target = checkExportTarget(dir)
   const partial = `${target}.partial-${process.pid}`
   rmSync(partial, { recursive: true, force: true })
   try {

@@ -22,6 +22,7 @@ import type { DocumentStore } from '../db/store'
 import type { FunctionConfig } from '../functions/config'
 import { decodeSegment, header, HttpError, readBody, sendJson } from '../http'
 import type { InvocationRecord, Ledger } from '../ledger'
+import { ExportError } from '../export'
 import { OUTBOX } from '../protocol/openapi'
 import { Storage } from '../protocol/storage'
 import { APP_CONFIG, type ConfigIssue, configKind, EXPERIMENT } from './config-docs'
@@ -252,6 +253,7 @@ export class ConsoleServer {
       }
     } catch (err) {
       if (err instanceof InvalidConfig) return sendJson(res, 422, { error: { code: 'INVALID_CONFIG', message: err.message, issues: err.issues } })
+      if (err instanceof ExportError) throw new HttpError(409, 'EXPORT_REFUSED', err.message)
       if (err instanceof DbError) throw new HttpError(dbStatus(err.code), err.code, err.message)
       throw err
     }
