@@ -82,7 +82,7 @@ export function exportCloud(store: DocumentStore, storageRoot: string, dir: stri
 
 export function readExportManifest(dir: string): ExportManifest {
   const file = path.join(dir, EXPORT_MANIFEST)
-  if (!existsSync(file)) throw new Error(`${dir} is not a local cloud export: ${EXPORT_MANIFEST} is missing (make one with --export-on-exit or the console's 数据 page)`)
+  if (!existsSync(file)) throw new Error(`${dir} is not a local cloud export: ${EXPORT_MANIFEST} is missing (make one with --export-on-exit or the console's 导入导出 page)`)
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as ExportManifest
   if (manifest.version !== VERSION) throw new Error(`${file}: export version ${manifest.version} is not supported (expected ${VERSION})`)
   return manifest
