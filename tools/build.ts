@@ -2,7 +2,7 @@
  * Bundles every cloud function (cloudfunctions/<name>/index.ts plus the shared code it imports) into
  * cloudfunctions/<name>/index.js, the folder WeChat DevTools or the CLI deploys as is, with
  * wx-server-sdk left external (the cloud installs it from the function's package.json).
- * Also bundles the local cloud's worker harness, and prepares the mini-program (TDesign built into
+ * Also bundles the local cloud's worker harness and its console's web app (console/build.ts), and prepares the mini-program (TDesign built into
  * miniprogram_npm, icon rules pruned, the environment id from deploy.config.json written into
  * miniprogram/config.build.ts). Run by `npm install` (postinstall) and `npm test`.
  *
@@ -14,6 +14,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
 import { configuredEnvId, writeBuildConfig } from './deploy/app-config'
+import { buildConsole } from './local-cloud/console/build'
 import { prepareMiniprogram } from './miniprogram/prepare'
 import { FUNCTIONS_DIR, ROOT, WORKER_BUNDLE } from './paths'
 
@@ -98,7 +99,7 @@ export async function buildAll(): Promise<{ functions: string[]; ms: number }> {
   names.forEach(checkFunctionFolder)
   // The mini-program's environment id, from deploy.config.json (a development build: mode stays local).
   writeBuildConfig({ cloudEnv: configuredEnvId(), release: false })
-  await Promise.all([buildChanged(functionOptions(names)), buildChanged(workerOptions())])
+  await Promise.all([buildChanged(functionOptions(names)), buildChanged(workerOptions()), buildConsole()])
   return { functions: names, ms: Date.now() - started }
 }
 
@@ -153,7 +154,7 @@ if (require.main === module) {
   const { values } = parseArgs({ options: { watch: { type: 'boolean', default: false } } })
   buildAll()
     .then(async ({ functions, ms }) => {
-      console.log(`built ${functions.length} cloud functions (${functions.join(', ')}) and the local-cloud worker in ${ms} ms`)
+      console.log(`built ${functions.length} cloud functions (${functions.join(', ')}) the local-cloud worker and its console in ${ms} ms`)
       console.log(await prepareMiniprogram())
       if (values.watch) {
         await watchFunctions({

@@ -77,7 +77,7 @@ export function createRouter<S extends ActionSchemas, O extends { [K in keyof S]
     }
     const name = event.action
     if (!Object.prototype.hasOwnProperty.call(schemas, name)) {
-      return fail('UNKNOWN_ACTION', `Unknown action "${name.slice(0, 64)}".`)
+      return fail('UNKNOWN_ACTION', `Unknown action "${name.slice(0, 64)}". Valid actions: ${Object.keys(schemas).join(', ')}.`)
     }
     const schema = schemas[name] as S[keyof S]
     const parsed = schema.input.safeParse(event.data ?? {})

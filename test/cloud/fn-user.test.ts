@@ -138,6 +138,12 @@ describe('router', () => {
     expect(reply.body.result).toMatchObject({ ok: false, error: { code } })
     expect(storedUser('o-router')).toBeUndefined()
   })
+
+  test('an unknown action is answered with the valid ones', async () => {
+    const reply = await callAction(t.url, 'user', 'drop', {}, 'o-router')
+    expect(reply).toMatchObject({ ok: false, error: { code: 'UNKNOWN_ACTION' } })
+    expect(!reply.ok && reply.error.message).toMatch(/Valid actions: login, .*updateProfile/)
+  })
 })
 
 describe('onboarding', () => {

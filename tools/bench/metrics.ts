@@ -7,7 +7,7 @@
  * cloud's own accounting. The same again on a data set with 10x fewer users: the overview must cost
  * the same.
  *
- *   npm run bench:metrics                               # 100,000 users over 30 days (~1M events), and 10,000
+ *   npm run bench:metrics                               # 45,000 users over 30 days (~1M events), and 4,500
  *   npm run bench:metrics -- --users 20000 --days 14 --json
  */
 import { parseArgs } from 'node:util'
@@ -15,6 +15,12 @@ import { type CloudProcess, callAction, startCloudProcess } from '../local-cloud
 import { generateTraffic, type TrafficSummary } from '../seed/traffic'
 
 const ADMIN = 'bench-admin'
+/** What the generator makes per user over 30 days, and how fast (measured: docs/benchmarks.md), for the plan printed first. */
+const EVENTS_PER_USER = 22
+const GENERATED_PER_SECOND = 2000
+
+/** The local cloud of the run (also while it starts), stopped and its temporary data folder removed on Ctrl-C too. */
+let active: Promise<CloudProcess> | undefined
 
 interface Invocation {
   action?: string
@@ -65,7 +71,8 @@ interface Run {
 }
 
 async function run(users: number, days: number, log: (line: string) => void): Promise<Run> {
-  const cloud: CloudProcess = await startCloudProcess({ workers: 2, prefix: 'bench-metrics-' })
+  active = startCloudProcess({ workers: 2, prefix: 'bench-metrics-' })
+  const cloud: CloudProcess = await active
   try {
     log(`  generating ${users.toLocaleString('en')} users over ${days} days through the tracker…`)
     const started = performance.now()
@@ -110,8 +117,16 @@ async function run(users: number, days: number, log: (line: string) => void): Pr
       overview,
     }
   } finally {
+    active = undefined
     await cloud.stop()
   }
+}
+
+/** What the run will generate and about how long it takes, before it starts. */
+function plan(runs: number[], days: number): string {
+  const events = runs.map((n) => Math.round((n * EVENTS_PER_USER * days) / 30))
+  const minutes = events.reduce((a, b) => a + b, 0) / GENERATED_PER_SECOND / 60
+  return `Generates ${runs.map((n, i) => `${n.toLocaleString('en')} users (~${(events[i]! / 1e6).toFixed(1)}M events)`).join(', then ')} over ${days} days through the tracker into temporary local clouds, then times the rollups: about ${Math.max(1, Math.round(minutes * 1.2))} min here. Ctrl-C stops it and removes the temporary data.`
 }
 
 function row(label: string, c: CallCost, extra = ''): string {
@@ -122,7 +137,7 @@ function row(label: string, c: CallCost, extra = ''): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      users: { type: 'string', default: '100000' },
+      users: { type: 'string', default: '45000' },
       days: { type: 'string', default: '30' },
       small: { type: 'string', description: 'users of the second, smaller run (default users / 10)' },
       json: { type: 'boolean', default: false },
@@ -136,6 +151,14 @@ async function main(): Promise<void> {
   }
   const log = values.json ? () => {} : (line: string) => console.log(line)
   log(`\nMetrics benchmark (node ${process.version})\n`)
+  log(`${plan([users, small], days)}\n`)
+  process.once('SIGINT', () => {
+    process.stderr.write('\nInterrupted: stopping the local cloud and removing its temporary data…\n')
+    void (async () => {
+      const cloud = await active?.catch(() => undefined)
+      await cloud?.stop()
+    })().finally(() => process.exit(130))
+  })
   const runs: Run[] = []
   for (const n of [users, small]) {
     log(`data set: ${n.toLocaleString('en')} users`)

@@ -3,6 +3,7 @@
  * where it listens and how to point an unmodified wx-server-sdk at it.
  *
  *   npm start -- --port 8090 --data .cloud --reset --no-seed --no-timers --workers 4 --json
+ *   npm start -- --import DIR --export-on-exit DIR
  */
 import { rmSync } from 'node:fs'
 import path from 'node:path'
@@ -11,11 +12,13 @@ import { buildAll } from '../build'
 import { prepareMiniprogram } from '../miniprogram/prepare'
 import { ROOT } from '../paths'
 import { DEFAULT_APPID, DEFAULT_ENV, DEFAULT_PORT, LocalCloud } from './cloud'
+import { checkExportTarget, exportCloud, readExportManifest } from './export'
+import { checkWordsFile, portInUse, portInUseMessage } from './preflight'
 import { seedDemo, seedTemplateIds } from './seed'
 
 const HELP = `Usage: npm start -- [options]
 
-  --port <n>       port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
+  --port <n>       port on 127.0.0.1 (default ${DEFAULT_PORT}, or the LOCAL_CLOUD_PORT environment variable; 0 = any free port)
   --host <addr>    listen address (default 127.0.0.1). Off loopback (0.0.0.0 to test on a phone) every
                    caller from another machine needs the access token it prints (x-local-cloud-token)
   --data <dir>     data directory: database, storage (default .cloud)
@@ -28,11 +31,27 @@ const HELP = `Usage: npm start -- [options]
   --no-template-ids  do not write placeholder subscription template ids (app_config/templates)
   --no-timers      do not run timer triggers
   --no-watch       do not rebuild functions on change
+  --import <dir>   load an export (database + storage) before serving; replaces the collections it holds
+  --export-on-exit <dir>  export the database and storage to <dir> when stopped (Ctrl-C)
   --json           print one JSON line when ready (for scripts and tests)
+
+The console (data, config, storage, messages, timers) is at the printed URL, e.g. http://127.0.0.1:${DEFAULT_PORT}/
 `
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+/** Options as parseArgs reads them; an unknown one gets a hint instead of a stack trace. */
+function readOptions() {
+  try {
+    return parseOptions()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      throw new Error(`${(err as Error).message}\nSee the options with: npm start -- --help`)
+    }
+    throw err
+  }
+}
+
+function parseOptions() {
+  return parseArgs({
     options: {
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
@@ -47,9 +66,15 @@ async function main(): Promise<void> {
       'no-timers': { type: 'boolean', default: false },
       'no-watch': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      import: { type: 'string' },
+      'export-on-exit': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
+}
+
+async function main(): Promise<void> {
+  const { values } = readOptions()
   if (values.help) {
     console.log(HELP)
     return
@@ -59,7 +84,14 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`)
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be 1-64, got ${values.workers}`)
   const dataDir = path.resolve(values.data ?? path.join(ROOT, '.cloud'))
+  checkWordsFile(values.words)
+  // Before building: a second `npm start` on a busy port stops here, without touching the bundles.
+  if (await portInUse(values.host, port)) throw new Error(await portInUseMessage(values.host, port))
   if (values.reset) rmSync(dataDir, { recursive: true, force: true })
+  const importDir = values.import ? path.resolve(values.import) : undefined
+  if (importDir) readExportManifest(importDir)
+  // Checked now, not at Ctrl-C: a wrong folder is said while there is still time to fix it.
+  const exportDir = values['export-on-exit'] ? checkExportTarget(values['export-on-exit']) : undefined
 
   const build = await buildAll()
   const miniprogram = await prepareMiniprogram()
@@ -73,6 +105,7 @@ async function main(): Promise<void> {
     wordsFile: values.words,
     timers: !values['no-timers'],
     watch: !values['no-watch'],
+    importDir,
     log: values.json ? (line) => process.stderr.write(`${line}\n`) : undefined,
   })
   const seeded = values['no-seed'] ? { categories: 0, guides: 0 } : seedDemo(cloud.store)
@@ -101,16 +134,20 @@ async function main(): Promise<void> {
   }
 
   if (values.json) {
-    console.log(JSON.stringify({ event: 'ready', url: cloud.url, env: cloud.env, dataDir, functions: build.functions, seeded, sdkEnv: env, ...(token !== null ? { accessToken: token } : {}) }))
+    console.log(JSON.stringify({ event: 'ready', url: cloud.url, console: `${cloud.url}/`, env: cloud.env, dataDir, functions: build.functions, seeded, sdkEnv: env, ...(token !== null ? { accessToken: token } : {}) }))
   } else {
     const fns = cloud.functions()
+    const timers = !values['no-timers']
     const lines = [
       '',
       `Local cloud listening on ${cloud.url}   (env "${cloud.env}", data in ${path.relative(process.cwd(), dataDir) || '.'})`,
       ...(token !== null ? [`  LAN address ${cloud.url}   access token ${token}   (header x-local-cloud-token; see the warning above)`] : []),
       '',
+      `  console    ${cloud.url}/   (data, config, storage, messages, timers, export)`,
+      ...(importDir ? [`  imported   ${path.relative(process.cwd(), importDir) || '.'}`] : []),
       `  gateway    POST ${cloud.url}/functions/<name>   body: {"action": "...", "data": {...}}   caller: header x-wx-openid`,
-      `  functions  ${fns.map((f) => `${f.name} (${f.timeoutMs / 1000}s${f.triggers.length ? `, timers: ${f.triggers.map((t) => t.name).join(',')}` : ''})`).join(', ')}`,
+      `  functions  ${fns.map((f) => `${f.name} (${f.timeoutMs / 1000}s${timers && f.triggers.length ? `, timers: ${f.triggers.map((t) => t.name).join(',')}` : ''})`).join(', ')}`,
+      ...(timers ? [] : [`  timers     off (--no-timers): run one from the console's 定时触发器 page, or POST ${cloud.url}/_/triggers/<function>/<trigger>`]),
       `             built in ${build.ms} ms, up to ${workers} workers each, rebuilt on change`,
       `  miniprogram ${miniprogram}`,
       `  seed       ${seeded.guides + seeded.categories > 0 ? `loaded ${seeded.guides} guides and ${seeded.categories} categories` : 'database already has data (or --no-seed)'}`,
@@ -130,7 +167,14 @@ async function main(): Promise<void> {
   }
 
   const stop = async () => {
+    // stderr: with --json, stdout carries only the ready line.
+    process.stderr.write('\nStopping the local cloud…\n')
+    if (exportDir) {
+      const done = exportCloud(cloud.store, cloud.storage.root, exportDir)
+      process.stderr.write(`Exported ${done.collections} collections (${done.documents} documents) and ${done.files} files to ${path.relative(process.cwd(), done.dir) || '.'}\n`)
+    }
     await cloud.close()
+    process.stderr.write(`Stopped; the data is in ${path.relative(process.cwd(), dataDir) || '.'}\n`)
     process.exit(0)
   }
   process.once('SIGINT', () => void stop())

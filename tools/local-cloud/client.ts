@@ -5,13 +5,25 @@
  * the way an unmodified wx-server-sdk would.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { ROOT } from '../paths'
 import { DEFAULT_PORT } from './port'
+import { LOCK_FILE } from './preflight'
+
+/**
+ * Removes a local cloud's temporary data folder once the cloud has let go of it: its lock file goes
+ * last, after the database is closed (tsx's wrapper may exit before the cloud's own process does).
+ */
+async function removeWhenReleased(dataDir: string): Promise<void> {
+  for (let waited = 0; waited < 5000 && existsSync(path.join(dataDir, LOCK_FILE)); waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
+}
 
 /** Where `npm start` listens unless told otherwise (`--port`, or LOCAL_CLOUD_PORT). */
 export function defaultCloudUrl(): string {
@@ -37,7 +49,9 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
   if (!options.seed) args.push('--no-seed')
   // Scripts and tests configure subscription templates themselves (or test them unconfigured).
   args.push('--no-template-ids')
-  const proc = spawn(process.execPath, [createRequire(__filename).resolve('tsx/cli'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  // Its own process group: a Ctrl-C in the terminal reaches the script, which stops the cloud in
+  // order (and removes its data), instead of both racing to exit.
+  const proc = spawn(process.execPath, [createRequire(__filename).resolve('tsx/cli'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   // The last of what it printed to stderr, to say why it did not start.
   let stderr = ''
   proc.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
@@ -48,7 +62,9 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
         if (msg.event === 'ready' && msg.url) resolve({ url: msg.url, ...(msg.accessToken ? { accessToken: msg.accessToken } : {}) })
       }
     })
-    proc.once('exit', (code) => reject(new Error(`local cloud exited with ${String(code)}: ${stderr}`)))
+    proc.once('exit', (code) => {
+      void removeWhenReleased(dataDir).finally(() => reject(new Error(`local cloud exited with ${String(code)}: ${stderr}`)))
+    })
   })
   return {
     url,
@@ -62,7 +78,7 @@ export async function startCloudProcess(options: { workers?: number; prefix?: st
         proc.kill('SIGTERM')
         await exited
       }
-      rmSync(dataDir, { recursive: true, force: true })
+      await removeWhenReleased(dataDir)
     },
   }
 }

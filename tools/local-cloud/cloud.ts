@@ -4,7 +4,8 @@
  *    database, storage, functions.invokeFunction, wx.openApi),
  *  - the gateway clients call functions through (`POST /functions/<name>`, caller in `x-wx-openid`),
  *  - the storage host for uploads and temporary URLs (`/storage/...`),
- *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`).
+ *  - an inspection API (`/_/stats`, `/_/invocations`, `/_/triggers/<fn>/<trigger>`),
+ *  - the local console (`/`, its API under `/console/api/`: console/server.ts).
  * Functions run in worker pools; timer triggers fire on their cron schedule.
  */
 import { randomBytes } from 'node:crypto'
@@ -44,6 +45,9 @@ import {
 import { MAX_UPLOAD_BYTES, Storage, STORAGE_FILES } from './protocol/storage'
 import { allows, checkRule } from './protocol/storage-rules'
 import { DEFAULT_PORT } from './port'
+import { type ConsoleHost, ConsoleServer, type TimerRun } from './console/server'
+import { exportCloud, importCloud } from './export'
+import { checkWordsFile, lockDataDir, portInUseMessage } from './preflight'
 
 /** The cloud's limit for a function call's request body (text): 100 KB. */
 export const GATEWAY_MAX_BODY = 100 * 1024
@@ -78,6 +82,8 @@ export interface LocalCloudOptions {
   appJson?: string
   /** Rebuild functions on change and recycle their workers. */
   watch?: boolean
+  /** Load an export (export.ts) into the database and storage before serving. */
+  importDir?: string
   log?: (line: string) => void
 }
 
@@ -184,7 +190,7 @@ function shortId(openid: string | undefined): string {
   return openid ? (openid.length > 10 ? `${openid.slice(0, 8)}…` : openid) : '-'
 }
 
-export class LocalCloud {
+export class LocalCloud implements ConsoleHost {
   readonly store: DocumentStore
   readonly storage: Storage
   readonly ledger = new Ledger()
@@ -206,6 +212,9 @@ export class LocalCloud {
   private address = ''
   private sdkAddress = ''
   private policy: AccessPolicy = accessPolicy('127.0.0.1', null)
+  private readonly timerRuns = new Map<string, TimerRun>()
+  private readonly consoleServer = new ConsoleServer(this)
+  private releaseLock?: () => void
 
   private constructor(private readonly options: LocalCloudOptions) {
     this.env = options.env ?? DEFAULT_ENV
@@ -235,12 +244,27 @@ export class LocalCloud {
   static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
     if (!existsSync(WORKER_BUNDLE)) throw new Error(`${WORKER_BUNDLE} is missing: run \`npm run build\``)
     checkRule(storageRule)
-    const cloud = new LocalCloud(options)
+    checkWordsFile(options.wordsFile)
+    const release = lockDataDir(path.resolve(options.dataDir ?? path.join(ROOT, '.cloud')))
+    let cloud: LocalCloud
     try {
+      cloud = new LocalCloud(options)
+    } catch (err) {
+      release()
+      throw err
+    }
+    cloud.releaseLock = release
+    try {
+      if (options.importDir) importCloud(cloud.store, cloud.storage.root, options.importDir)
       for (const name of discoverFunctions(cloud.functionsDir)) cloud.loadFunction(name)
+      const host = options.host ?? '127.0.0.1'
+      const port = options.port ?? DEFAULT_PORT
       await new Promise<void>((resolve, reject) => {
-        cloud.server.once('error', reject)
-        cloud.server.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1', () => resolve())
+        cloud.server.once('error', (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EADDRINUSE') return reject(err)
+          portInUseMessage(host, port).then((message) => reject(new Error(message)), reject)
+        })
+        cloud.server.listen(port, host, () => resolve())
       })
     } catch (err) {
       // A bad config.json or a busy port must not leave the database open.
@@ -421,7 +445,40 @@ export class LocalCloud {
     // The cloud's timer event carries the time to the second: "2019-02-21T11:49:00Z".
     const time = at.toISOString().replace(/\.\d{3}Z$/, 'Z')
     const event = { Type: 'Timer', TriggerName: spec.name, Time: time, ...(spec.message ? { Message: spec.message } : {}) }
-    return this.invoke(fn, event, { source: 'wx_trigger' })
+    const response = await this.invoke(fn, event, { source: 'wx_trigger' })
+    const { record, outcome } = response
+    this.timerRuns.set(`${fn}/${trigger}`, {
+      requestId: record.requestId,
+      at: record.startedAt,
+      outcome: record.outcome ?? 'ok',
+      durationMs: record.durationMs ?? 0,
+      result: (outcome.ok ? (outcome.json ?? 'null') : JSON.stringify({ code: outcome.code, message: outcome.message })).slice(0, 2048),
+    })
+    return response
+  }
+
+  // ---- what the console reads (console/server.ts) --------------------------------------------
+
+  workers(fn: string): { running: number; max: number } {
+    return { running: this.pools.get(fn)?.size ?? 0, max: this.options.maxWorkers ?? 4 }
+  }
+
+  timersRunning(): boolean {
+    return this.crons.length > 0
+  }
+
+  async runTimer(fn: string, trigger: string): Promise<TimerRun> {
+    await this.fireTrigger(fn, trigger)
+    return this.timerRuns.get(`${fn}/${trigger}`)!
+  }
+
+  lastTimerRun(fn: string, trigger: string): TimerRun | undefined {
+    return this.timerRuns.get(`${fn}/${trigger}`)
+  }
+
+  /** The whole local cloud (database and storage) into a folder (export.ts). */
+  async exportTo(dir: string): Promise<{ dir: string; collections: number; documents: number; files: number }> {
+    return exportCloud(this.store, this.storage.root, dir)
   }
 
   private startTimers(): void {
@@ -456,6 +513,10 @@ export class LocalCloud {
     // A worker's own endpoint (/admin/i/<live invocation token>) is as good as the access token.
     const invocation = parts[0] === 'admin' && parts[1] === 'i' && this.ledger.record(parts[2]) !== undefined
     checkAccess(req, url.pathname, this.policy, invocation)
+    if (ConsoleServer.handles(url.pathname)) {
+      await this.consoleServer.route(req, res, url)
+      return
+    }
     if (parts[0] === 'admin') {
       if (req.method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST only')
       const token = parts[1] === 'i' ? parts[2] : undefined
@@ -881,5 +942,6 @@ export class LocalCloud {
       this.server.closeAllConnections()
     })
     this.store.close()
+    this.releaseLock?.()
   }
 }

@@ -86,6 +86,32 @@ function projectSetting(projectPath: string): { es6: boolean; es7: boolean } {
   return { es6: config.setting?.es6 ?? true, es7: config.setting?.enhance ?? false }
 }
 
+/** miniprogram-ci's two lines when it cannot fetch WeChat's list of allowed file extensions (offline). */
+const WHITE_EXT_LIST_FAILURE = /getwhiteextlist|get white ext list fail/
+
+/**
+ * Runs `work` with miniprogram-ci's "[error] ... getwhiteextlist ENOTFOUND" lines replaced by one
+ * that says what they mean: offline, it falls back to the list of allowed file extensions it ships
+ * (the same list), so the compile is unaffected. Its other log lines pass through.
+ */
+export async function explainOfflineWhiteList<T>(work: () => Promise<T>): Promise<T> {
+  const original = console.log
+  let explained = false
+  console.log = (...args: unknown[]) => {
+    if (args.some((a) => typeof a === 'string' && WHITE_EXT_LIST_FAILURE.test(a))) {
+      if (!explained) original('[info] miniprogram-ci: servicewechat.com is unreachable (offline), so it uses the allowed-file-extension list it ships; the compile is unaffected')
+      explained = true
+      return
+    }
+    original(...args)
+  }
+  try {
+    return await work()
+  } finally {
+    console.log = original
+  }
+}
+
 /** Compiles the project as DevTools does for an upload (the project's ES settings, minified). Returns path → bytes. */
 export async function compile(options: CompileOptions = {}): Promise<Map<string, Buffer>> {
   const ciModule = loadCi()
@@ -100,11 +126,13 @@ export async function compile(options: CompileOptions = {}): Promise<Map<string,
       ignores: ['node_modules/**/*', 'cloudfunctions/**/*', 'tools/**/*', 'test/**/*', 'docs/**/*', '.cloud/**/*'],
     })
     project.attr = async () => ciModule.DefaultProjectAttr
-    const out = await ciModule.getCompiledResult({
-      project,
-      version: '0.0.0',
-      setting: { ...projectSetting(projectPath), minify: true, minifyJS: true, minifyWXML: true, minifyWXSS: true, autoPrefixWXSS: true },
-    })
+    const out = await explainOfflineWhiteList(() =>
+      ciModule.getCompiledResult({
+        project,
+        version: '0.0.0',
+        setting: { ...projectSetting(projectPath), minify: true, minifyJS: true, minifyWXML: true, minifyWXSS: true, autoPrefixWXSS: true },
+      }),
+    )
     const files = new Map<string, Buffer>()
     for (const [file, content] of Object.entries(out)) {
       files.set(file, typeof content === 'string' ? Buffer.from(content) : Buffer.from(content))

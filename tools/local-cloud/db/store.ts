@@ -245,11 +245,39 @@ export class DocumentStore {
   }
 
   close(): void {
+    // Fold the write-ahead log back into the database, so a stopped cloud leaves one file, not a large -wal.
+    if (this.sql.open) this.sql.pragma('wal_checkpoint(TRUNCATE)')
     this.sql.close()
   }
 
   listCollections(): string[] {
     return [...this.indexes.keys()].sort()
+  }
+
+  /** A collection's indexes (the manifest's, and any made at run time). */
+  indexesOf(name: string): IndexDef[] {
+    this.requireCollection(name)
+    return [...(this.indexes.get(name) ?? [])]
+  }
+
+  /** Every document of a collection in its stored form (relaxed EJSON text), in insertion order: what an export writes. */
+  storedDocuments(name: string): string[] {
+    this.requireCollection(name)
+    return (this.sql.prepare(`SELECT doc FROM ${table(name)} ORDER BY rowid`).all() as Pick<Row, 'doc'>[]).map((r) => r.doc)
+  }
+
+  /** Replaces every document of a collection in one transaction (an import): all or nothing. */
+  replaceAll(name: string, docs: Doc[]): number {
+    this.requireCollection(name)
+    const run = this.sql.transaction(() => {
+      this.sql.exec(`DELETE FROM ${table(name)}`)
+      for (const doc of docs) {
+        keyOf(doc._id)
+        this.writeRow(name, doc, undefined)
+      }
+      return docs.length
+    })
+    return run()
   }
 
   hasCollection(name: string): boolean {
