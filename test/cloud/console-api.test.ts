@@ -196,10 +196,10 @@ describe('security', () => {
     expect(t.cloud.store.count('users', { _id: 'o-form' })).toBe(0)
   })
 
-  test('a write from another origin is refused (403)', async () => {
+  test('a write from another origin is refused (403) by the check every route shares', async () => {
     const res = await api('PUT', 'documents/users/o-evil', { doc: {} }, { origin: 'http://evil.example' })
     expect(res.status).toBe(403)
-    expect(res.body.error.code).toBe('CROSS_ORIGIN')
+    expect(res.body.error.code).toBe('ORIGIN_NOT_ALLOWED')
     expect(t.cloud.store.count('users', { _id: 'o-evil' })).toBe(0)
   })
 
