@@ -4,7 +4,7 @@
  * (wx.getPrivacySetting reports nothing left to authorize), collection starts.
  */
 import { type EntryOptions, touchFrom } from './attribution'
-import { flush, hasConsent, newSession, setConsent, track } from './tracker'
+import { flush, hasConsent, newSession, persist, setConsent, track } from './tracker'
 
 let launchOptions: EntryOptions | null = null
 let showOptions: EntryOptions | null = null
@@ -57,5 +57,7 @@ export function appShown(options: EntryOptions): void {
 
 export function appHidden(): void {
   track('app_hide', { durationMs: Math.max(0, Date.now() - shownAt) })
+  // Write-through: WeChat may kill the app any time after onHide, and the queue must be in storage then.
+  persist()
   void flush()
 }

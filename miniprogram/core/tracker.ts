@@ -5,6 +5,13 @@
  * exponential backoff and jitter, and removed only when the cloud has acknowledged them — so an
  * event is never lost and, since the cloud dedupes by id, never counted twice.
  *
+ * The queue is written to storage at most once per flush window, not once per event: with the reply
+ * of each send (what the cloud acknowledged leaves), when a window ends with unsaved events (a send
+ * that failed, a backoff), and at once when the app hides (`persist()`, called by app-tracking's
+ * onHide right after `app_hide`). WeChat only kills a mini-program after onHide (in the background),
+ * so every kill finds the queue in storage; what a foreground crash of WeChat itself could lose is
+ * at most the last window's events (none before this change, at the cost of a write per event).
+ *
  * Nothing is collected before consent (setConsent(true), when the user agrees to the privacy terms).
  */
 import type { EventName, EventProps, TrackedEvent } from '../../cloudfunctions/track/plan'
@@ -45,6 +52,9 @@ let dropped = { queue_full: 0, corrupted: 0 }
 let flushing = false
 let failures = 0
 let timer: ReturnType<typeof setTimeout> | undefined
+/** Events in memory not yet written to storage, and the timer that writes them when the window ends. */
+let unsaved = false
+let saveTimer: ReturnType<typeof setTimeout> | undefined
 const beforeFlush: (() => void)[] = []
 
 function read(key: string): unknown {
@@ -61,6 +71,19 @@ function write(key: string, value: unknown): void {
   } catch {
     // storage full: the queue stays in memory and is sent as usual
   }
+}
+
+/** Writes the queue as it is now (and ends the window's pending write). */
+function save(): void {
+  unsaved = false
+  if (saveTimer) clearTimeout(saveTimer)
+  saveTimer = undefined
+  write(KEY.queue, queue)
+}
+
+/** Writes the queue now if it holds events storage lacks: the app is hiding, and a kill may follow. */
+export function persist(): void {
+  if (unsaved && consent) save()
 }
 
 function isEvent(value: unknown): value is TrackedEvent {
@@ -115,7 +138,7 @@ export function setConsent(granted: boolean): void {
     return
   }
   queue = []
-  write(KEY.queue, queue)
+  save()
   if (timer) clearTimeout(timer)
   timer = undefined
 }
@@ -153,7 +176,9 @@ export function track<N extends EventName>(name: N, props: EventProps<N>): void 
     queue.splice(0, overflow)
     dropped.queue_full += overflow
   }
-  write(KEY.queue, queue)
+  // Coalesced: one write when this flush window ends, unless a send's reply (or the app hiding) writes first.
+  unsaved = true
+  if (!saveTimer) saveTimer = setTimeout(() => persist(), options.flushIntervalMs)
   // While backing off, the retry timer decides: more events must not mean more attempts.
   if (queue.length >= options.flushAt && !failures) void flush()
   else if (!timer) schedule(options.flushIntervalMs)
@@ -201,10 +226,12 @@ export async function flush(): Promise<void> {
       if (id) done.add(id)
     }
     queue = queue.filter((e) => !done.has(e.id))
-    write(KEY.queue, queue)
+    save()
     failures = 0
   } catch {
     failures++
+    // The retry may be minutes away: what is unsaved is written now.
+    persist()
   } finally {
     flushing = false
   }
@@ -223,6 +250,9 @@ export function stopTracker(): void {
   consent = false
   if (timer) clearTimeout(timer)
   timer = undefined
+  // A kill writes nothing: what storage holds is what the next launch finds.
+  if (saveTimer) clearTimeout(saveTimer)
+  saveTimer = undefined
 }
 
 /** Unsent events (tests and diagnostics). */

@@ -261,6 +261,7 @@ test('needAuthorization true on a device that had agreed (the privacy terms chan
 test('a base library without the privacy API: consent stays what was recorded (a repeat launch tracks at once)', async () => {
   const before = start()
   before.tracker.setConsent(true)
+  before.tracker.persist() // the app hid before it was killed
   before.tracker.stopTracker()
   const fake = before.fake
   fake.wx.getPrivacySetting = undefined

@@ -74,6 +74,17 @@ const sorted = (values: string[]) => [...values].sort()
 
 const trackHits = (p: Proxy) => p.hits.filter((h) => h.path === '/functions/track')
 
+/** Counts the queue's writes to storage from now on. */
+function countWrites(fake: FakeWx): () => number {
+  let n = 0
+  const set = fake.wx.setStorageSync as (key: string, value: unknown) => void
+  fake.wx.setStorageSync = (key: string, value: unknown) => {
+    if (key === QUEUE_KEY) n++
+    return set(key, value)
+  }
+  return () => n
+}
+
 // ---- consent ---------------------------------------------------------------------------------------
 
 describe('consent', () => {
@@ -286,8 +297,14 @@ describe('persistence across a kill', () => {
     const anon = first.tracker.anonymousId()
     for (let i = 0; i < 7; i++) first.tracker.track('element_tap', { element: `e${i}` })
     const tracked = ids(first.tracker.pending())
+    // Coalesced: nothing written yet within the flush window...
+    expect(first.fake.storage.get(QUEUE_KEY) ?? []).toEqual([])
+    // ...until the app hides (WeChat kills only after onHide): then all of it, in one write.
+    const writes = countWrites(first.fake)
+    first.tracker.persist()
+    expect(writes()).toBe(1)
     expect(ids(first.fake.storage.get(QUEUE_KEY) as TrackedEvent[])).toEqual(tracked)
-    first.tracker.stopTracker() // killed: nothing was sent
+    first.tracker.stopTracker() // killed after the hide: nothing was sent
 
     const second = boot(cloud.url, { flushAt: 100 }, first.fake)
     expect(ids(second.tracker.pending())).toEqual(tracked)
@@ -304,12 +321,32 @@ describe('persistence across a kill', () => {
     expect(third.tracker.pending()).toEqual([])
   })
 
+  test('the queue is written once per flush window: with the send\'s reply, or when a failed send leaves it unsaved', async () => {
+    const ok = consented(cloud.url, { flushAt: 100 })
+    const writes = countWrites(ok.fake)
+    for (let i = 0; i < 7; i++) ok.tracker.track('element_tap', { element: `e${i}` })
+    await ok.tracker.flush()
+    expect(writes()).toBe(1) // 8 events (first_launch too), one write: the reply's
+    expect(ok.fake.storage.get(QUEUE_KEY)).toEqual([])
+
+    const down = consented(await deadUrl(), { flushAt: 100, retryBaseMs: 60_000 })
+    const downWrites = countWrites(down.fake)
+    for (let i = 0; i < 7; i++) down.tracker.track('element_tap', { element: `e${i}` })
+    await down.tracker.flush()
+    expect(downWrites()).toBe(1) // the send failed: the queue is saved at once, not at the retry
+    expect(ids(down.fake.storage.get(QUEUE_KEY) as TrackedEvent[])).toEqual(ids(down.tracker.pending()))
+    down.tracker.persist()
+    expect(downWrites()).toBe(1) // nothing unsaved: no write
+  })
+
   test('killed while a batch is on its way: the next launch resends it, the cloud stores it once, and the dead instance writes nothing after its death', async () => {
     const p = await proxy(cloud.url, () => 'hold')
     const first = consented(p.url, { flushAt: 100 })
     const anon = first.tracker.anonymousId()
     for (let i = 0; i < 4; i++) first.tracker.track('element_tap', { element: `e${i}` })
     const tracked = ids(first.tracker.pending())
+    // The app hides (app-tracking's onHide: the queue written through, then sent).
+    first.tracker.persist()
     void first.tracker.flush()
     await until(() => trackHits(p).length === 1 && trackHits(p)[0]!.reply !== undefined, 'the cloud to store the held batch')
     first.tracker.stopTracker() // killed with the reply still on its way
@@ -317,6 +354,7 @@ describe('persistence across a kill', () => {
     const second = boot(cloud.url, { flushAt: 100 }, first.fake)
     expect(ids(second.tracker.pending())).toEqual(tracked)
     second.tracker.track('element_tap', { element: 'after_restart' })
+    second.tracker.persist()
     const newer = second.tracker.pending().at(-1)!.id
     p.release() // the dead instance's reply arrives: it must not touch storage
     await sleep(100)
@@ -466,6 +504,7 @@ test('past maxQueue the oldest events are dropped first, and tracker_dropped (qu
   }
   // 15 tracked, 10 kept: the newest.
   expect(ids(tracker.pending())).toEqual(generated.slice(5))
+  tracker.persist() // the app hides: storage holds the capped queue
   expect((fake.storage.get(QUEUE_KEY) as TrackedEvent[]).length).toBe(10)
   await tracker.flush()
   tracker.track('page_view', {})
@@ -596,11 +635,21 @@ test('loss and duplication: sessions of events, ~30% of calls failing before or 
   const EVENTS = 50
   let tracks = 1
   const kill = { pending: 0, inFlight: 0 }
+  const hide = (s: number) => {
+    device.tracker.track('app_hide', { durationMs: 1000 + s })
+    tracks++
+    note()
+    device.tracker.persist()
+    void device.tracker.flush()
+  }
   for (let s = 0; s < SESSIONS; s++) {
     device.tracker.newSession()
     for (let i = 0; i < EVENTS; i++) {
       if (s === SESSIONS / 2 && i === EVENTS / 2) {
-        // Killed mid-session, with whatever is queued or on the wire; the next launch finds the queue in storage.
+        // The app hides (what app-tracking's onHide does: app_hide, written through, a send) and is killed
+        // at once, the earliest WeChat allows, with whatever is queued or on the wire; the next launch
+        // finds the queue in storage.
+        hide(s)
         kill.pending = device.tracker.pending().length
         kill.inFlight = batches(fake).length - trackHits(p).filter((h) => h.done).length
         device.tracker.stopTracker()
@@ -617,10 +666,7 @@ test('loss and duplication: sessions of events, ~30% of calls failing before or 
       note()
       if (random() < 0.2) await sleep(Math.floor(random() * 15))
     }
-    device.tracker.track('app_hide', { durationMs: 1000 + s })
-    tracks++
-    note()
-    void device.tracker.flush()
+    hide(s)
     await sleep(20)
   }
   await until(() => device.tracker.pending().length === 0, 'the queue to drain', 20_000)

@@ -12,7 +12,8 @@
  *
  * Each: the invocations in order (those before the first render marked), database round trips and
  * documents read (the local cloud's own count per invocation), bytes on the wire each way, setData
- * calls and bytes per component, and the time from launch to the guides on screen. After the page
+ * calls and bytes per component, the tracker's queue writes to storage, and the time from launch to
+ * the guides on screen. After the page
  * settles the tracker is flushed once: its batch is the launch's one invocation after first render.
  * The main package's size comes from the official compiler (tools/miniprogram/ci.ts).
  *
@@ -65,6 +66,8 @@ export interface LaunchFigures {
   setData: Record<string, ComponentSetData>
   setDataCalls: number
   setDataBytes: number
+  /** The tracker's writes of its queue to storage (wx.setStorageSync('tracker:queue')). */
+  queueWrites: number
   firstRenderMs: number
 }
 
@@ -142,6 +145,20 @@ function wrapRequests(fake: FakeWx, requests: Request[], rendered: () => boolean
   }
 }
 
+/** Counts the tracker's queue writes to storage until the returned function is called (which restores wx). */
+function countQueueWrites(fake: FakeWx): () => number {
+  const set = fake.wx.setStorageSync as (key: string, value: unknown) => void
+  let n = 0
+  fake.wx.setStorageSync = (key: string, value: unknown) => {
+    if (key === 'tracker:queue') n++
+    return set(key, value)
+  }
+  return () => {
+    fake.wx.setStorageSync = set
+    return n
+  }
+}
+
 async function invocationsSince(url: string, since: number): Promise<InvocationRecord[]> {
   const res = await fetch(`${url}/_/invocations?limit=2000`)
   const body = (await res.json()) as { invocations: InvocationRecord[] }
@@ -158,6 +175,7 @@ async function launch(url: string, fake: FakeWx): Promise<LaunchFigures> {
   let page: Record<string, unknown> | undefined
   let tracker: { flush(): Promise<void>; stopTracker(): void } | undefined
   wrapRequests(fake, requests, () => renderedAt > 0, inflight)
+  const queueWrites = countQueueWrites(fake)
   const started = performance.now()
   const m = await mountPageWith(freshMiniprogramModules, HOME, {
     cloudUrl: url,
@@ -202,6 +220,7 @@ async function launch(url: string, fake: FakeWx): Promise<LaunchFigures> {
     setData: Object.fromEntries(Object.entries(setData).sort((a, b) => b[1].bytes - a[1].bytes)),
     setDataCalls: total((s) => s.calls),
     setDataBytes: total((s) => s.bytes),
+    queueWrites: queueWrites(),
     firstRenderMs: Math.round(renderedAt - started),
   }
 }
@@ -232,6 +251,7 @@ function table(runs: Record<string, LaunchFigures>): string {
     row('cold function starts', (f) => f.coldStarts),
     row('bytes out / in', (f) => `${kb(f.bytesOut)} KB / ${kb(f.bytesIn)} KB`),
     row('setData calls / bytes (all components)', (f) => `${f.setDataCalls} / ${kb(f.setDataBytes)} KB`),
+    row('tracker queue writes to storage', (f) => f.queueWrites),
     row('time to first render (local cloud)', (f) => `${f.firstRenderMs} ms`),
   ]
   return lines.join('\n')
