@@ -78,7 +78,8 @@ export async function computeFunnelDay(funnel: FunnelDef, day: string): Promise<
     },
     // Only the steps' own events (a step may be limited to one page).
     { $match: { $or: funnel.steps.map((s) => (s.page ? { name: s.event, page: s.page } : { name: s.event })) } },
-    { $sort: { ts: 1 } },
+    // Equal timestamps in the device's order: ids are UUIDv7s, monotonic within a millisecond on a device.
+    { $sort: { ts: 1, _id: 1 } },
     { $group: { _id: '$openid', evs: { $push: { n: '$name', p: '$page', t: '$ts', d: '$day' } } } },
     // Only users who did the first step on the entry day go through the fold.
     { $match: { evs: { $elemMatch: { n: names[0], d: day, ...(pages[0] ? { p: pages[0] } : {}) } } } },

@@ -169,7 +169,8 @@ export function setPage(route: string): void {
 
 export function track<N extends EventName>(name: N, props: EventProps<N>): void {
   if (!consent || !anonymous) return
-  queue.push({ id: uuidv7(), name, ts: Date.now(), anonymousId: anonymous, sessionId: session, page, props })
+  const ts = Date.now()
+  queue.push({ id: uuidv7(ts), name, ts, anonymousId: anonymous, sessionId: session, page, props })
   const overflow = queue.length - options.maxQueue
   if (overflow > 0) {
     // The oldest go first: recent events describe the current state, and the drop is itself reported.

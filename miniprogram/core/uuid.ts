@@ -4,15 +4,27 @@
  * of the launch package and needs crypto.getRandomValues, which the mini-program runtime lacks.
  * The randomness is Math.random: ids must be unique, not unguessable. Checked against the `uuid`
  * package in the tests.
+ *
+ * Ids made in the same millisecond on a device are monotonic (RFC 9562 §6.2, method 1: a 12-bit
+ * counter in rand_a), so the id order is the device's order: funnels order events of equal
+ * timestamps by it.
  */
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0')
 const random = (bits: number) => Math.floor(Math.random() * 2 ** bits)
 
+let lastMs = -1
+let counter = 0
+
 export function uuidv7(now = Date.now()): string {
-  const ms = hex(now, 12)
+  // The same millisecond as the last id: count on in rand_a. A new millisecond starts the counter
+  // low (below 2^11), leaving room to count; past 0xfff the order within that millisecond is lost.
+  if (now === lastMs && counter < 0xfff) counter++
+  else counter = random(11)
+  lastMs = now
+  const msHex = hex(now, 12)
   return (
-    `${ms.slice(0, 8)}-${ms.slice(8, 12)}-` +
-    `7${hex(random(12), 3)}-` +
+    `${msHex.slice(0, 8)}-${msHex.slice(8, 12)}-` +
+    `7${hex(counter, 3)}-` +
     `${hex(0x8000 | random(14), 4)}-` +
     `${hex(random(24), 6)}${hex(random(24), 6)}`
   )
