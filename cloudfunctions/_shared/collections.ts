@@ -104,6 +104,21 @@ export const collections = {
     indexes: [{ name: 'day_1', keys: { day: 1 } }],
     rule: CLIENTS_DENIED,
   },
+  metrics_partials: {
+    description:
+      'The incremental rollup\'s partials: one user\'s events of one day received in one minute, compacted (analytics/fold.ts); _id is `<day>:<openid>:<slice>`. Days are closed from these, never from raw events.',
+    indexes: [
+      { name: 'day_1_h_1', keys: { day: 1, h: 1 } },
+      { name: 'openid_1_day_1', keys: { openid: 1, day: 1 } },
+      { name: 'slice_1', keys: { slice: 1 } },
+    ],
+    rule: CLIENTS_DENIED,
+  },
+  metrics_state: {
+    description: 'Where the incremental rollup is: the fold cursor (`fold`) and each day being closed (`close:<day>`), so a run stopped by the time limit resumes.',
+    indexes: [],
+    rule: CLIENTS_DENIED,
+  },
   experiments: {
     description: 'Feature flags and A/B experiments, one document each; _id is the key. Edited in the console or through `experiments.save`; schema in cloudfunctions/experiments/schema.ts, defaults in defaults.ts.',
     indexes: [],

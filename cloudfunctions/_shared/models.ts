@@ -140,6 +140,37 @@ export interface DailyMetricsDoc {
   partial: boolean
 }
 
+/**
+ * One user's events of one day that arrived in one slice of time (analytics/fold.ts): what the
+ * day's numbers need, compacted. `_id` is `<day>:<openid>:<slice start, 14 digits>`.
+ */
+export interface MetricsPartialDoc {
+  _id: string
+  day: string
+  openid: string
+  /** userHash(openid): the day is closed in ranges of it. */
+  h: number
+  /** Start of the receivedAt slice (ms). */
+  slice: number
+  events: number
+  pv: number
+  /** Per session: app_hide count and their durations, error events, the first three page views [ts, id, page]. */
+  sessions: { id: string; hides: number; ms: number; errors: number; views: [number, string, string][] }[]
+  /** Page views per page. */
+  pages: [string, number][]
+  /** Error events per name, and per (name, message). */
+  errors: [string, number][]
+  messages: [string, string, number][]
+  /** Events of the configured funnels' steps: [name, page, ts, id]. */
+  steps: [string, string, number, string][]
+}
+
+/** Where the incremental rollup is: the fold's cursor (`fold`), a day being closed (`close:<day>`). */
+export interface MetricsStateDoc {
+  _id: string
+  [key: string]: unknown
+}
+
 /** A funnel's result for the users who entered it (did its first step) on one day. */
 export interface FunnelDayDoc {
   _id: string
@@ -359,6 +390,8 @@ export interface DocTypes {
   monitor_state: MonitorStateDoc
   metrics_daily: DailyMetricsDoc
   metrics_funnels: FunnelDayDoc
+  metrics_partials: MetricsPartialDoc
+  metrics_state: MetricsStateDoc
   experiments: ExperimentConfigDoc
   metrics_experiments: ExperimentResultsDoc
   app_config: AppConfigDoc

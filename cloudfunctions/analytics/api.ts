@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/v4'
 import type { ApiOf } from '../_shared/contract'
+import type { DailyMetricsDoc } from '../_shared/models'
 import { daysFrom } from '../_shared/time'
 import { isEventName } from '../track/plan'
 
@@ -70,10 +71,12 @@ export const analyticsActions = {
    * call again from there.
    */
   rollup: { input: boundedRange(MAX_BACKFILL_DAYS), auth: 'user' },
-  /** The hourly timer: today so far and yesterday, and the funnels entered on those days. */
+  /** The hourly timer: folds the events that arrived, closes the days they changed (today at most every 4 hours). */
   hourly: { input: z.strictObject({}), auth: 'public' },
-  /** The nightly timer: the two days before yesterday (late events) and every funnel whose window is still open. */
+  /** The nightly timer: the same, and the final numbers of the funnels whose window closed yesterday. */
   nightly: { input: z.strictObject({}), auth: 'public' },
+  /** Admins: a day recomputed from its raw events (the reference the incremental rollup must equal); writes nothing. */
+  recompute: { input: z.strictObject({ day: daySchema }), auth: 'user' },
   /** Is the caller an admin? (The Me page shows the dashboard entry only to admins.) */
   access: { input: z.strictObject({}), auth: 'user' },
   /** Admins: the day (default today) against yesterday and 7 days before. */
@@ -160,12 +163,15 @@ export interface RollupReport {
   funnelError: string | null
   /** Where a run stopped before the function's time limit: the first day (or funnel day, for timers) it did not reach — call a backfill again from there — or null when done. */
   next: string | null
+  /** What the run folded: minute-slices of received events, the events in them, the partials written. */
+  folded: { slices: number; events: number; partials: number } | null
 }
 
 export interface AnalyticsOutputs {
   rollup: RollupReport
   hourly: RollupReport
   nightly: RollupReport
+  recompute: { daily: Omit<DailyMetricsDoc, '_id' | 'computedAt' | 'partial'>; funnels: { id: string; users: number[]; medianMs: (number | null)[] }[] }
   access: { admin: boolean }
   overview: { today: DayTotals; yesterday: DayTotals; weekAgo: DayTotals }
   trend: { days: DayTotals[] }

@@ -5,7 +5,7 @@
  */
 import { isAdmin } from '../_shared/admin'
 import { collection, command } from '../_shared/cloud'
-import type { DailyMetricsDoc, FunnelDayDoc } from '../_shared/models'
+import type { DailyMetricsDoc } from '../_shared/models'
 import { AppError, createRouter, type PublicContext } from '../_shared/router'
 import { addDays, dayRange, shanghaiDay } from '../_shared/time'
 import {
@@ -20,8 +20,10 @@ import {
   ROLLUP_BUDGET_MS,
   type RollupReport,
 } from './api'
-import { computeFunnelDay, definitionKey, loadFunnels, windowOpen } from './funnels'
-import { rollupDay } from './rollup'
+import { closeDay, loadCloseState } from './close'
+import { foldPending, loadFoldState } from './fold'
+import { computeFunnelDay, definitionKey, loadFunnels } from './funnels'
+import { recomputeDay } from './recompute'
 
 async function requireAdmin(ctx: PublicContext): Promise<void> {
   if (!ctx.openid || !(await isAdmin(ctx.openid))) {
@@ -37,72 +39,89 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
 
 // ---- rollups ---------------------------------------------------------------------------------
 
-async function rollupFunnelDay(funnel: FunnelDef, day: string, now: Date): Promise<void> {
-  const result = await computeFunnelDay(funnel, day)
-  const doc: Omit<FunnelDayDoc, '_id'> = {
-    funnel: funnel.id,
-    day,
-    definition: definitionKey(funnel),
-    ...result,
-    computedAt: now,
-    partial: windowOpen(funnel, day, now),
+/** A run starts no new step after this long (tests set ROLLUP_BUDGET_MS to stop runs early). */
+function budgetMs(): number {
+  const configured = process.env.ROLLUP_BUDGET_MS ? Number(process.env.ROLLUP_BUDGET_MS) : NaN
+  return Number.isFinite(configured) && configured >= 0 ? configured : ROLLUP_BUDGET_MS
+}
+
+/** Today's document is refreshed at most this often by the hourly timer (each refresh reads its partials again). */
+export const TODAY_REFRESH_MS = 4 * 3600_000
+
+interface Run {
+  now: Date
+  deadline: number
+  funnels: FunnelDef[]
+  report: RollupReport
+}
+
+async function startRun(): Promise<Run> {
+  const now = new Date()
+  const deadline = Date.now() + budgetMs()
+  const { funnels, error } = await loadFunnels()
+  if (error) console.error(error)
+  const report: RollupReport = { days: [], funnelDays: 0, funnelError: error, next: null, folded: null }
+  const folded = await foldPending(now.getTime(), deadline, funnels)
+  report.folded = { slices: folded.slices, events: folded.events, partials: folded.partials }
+  if (!folded.done) report.next = shanghaiDay(now)
+  return { now, deadline, funnels, report }
+}
+
+/** Closes one day (metrics and the funnels entered that day, or the funnels only); false when the budget ran out. */
+async function close(run: Run, day: string, metrics: boolean, seq: number): Promise<boolean> {
+  const started = Date.now()
+  const result = await closeDay(day, { now: run.now, deadline: run.deadline, funnels: run.funnels, metrics, seq })
+  if (!result.done) {
+    run.report.next = day
+    return false
   }
-  await collection('metrics_funnels').set(`${funnel.id}:${day}`, doc)
+  run.report.funnelDays += result.funnelDays
+  if (result.daily) run.report.days.push({ day, ms: Date.now() - started, uv: result.daily.uv, pv: result.daily.pv, newUsers: result.daily.newUsers })
+  return true
 }
 
 /**
- * Rolls up `days`, then the funnels entered on `funnelDays` (oldest first: the ones whose window is
- * closing are final). Past the time budget the remaining funnel days are left for the next run
- * (timers re-run them while their window is open) and `next` says where it stopped.
+ * The timers' run: fold what arrived, then close the days it changed (oldest first), today at most
+ * every TODAY_REFRESH_MS (and whenever it has never been closed), and, at night, the funnels whose
+ * window has just closed (their final numbers). Whatever the budget leaves undone, the next run does.
  */
-async function run(days: string[], funnelDays: (funnel: FunnelDef) => string[]): Promise<RollupReport> {
-  const started = Date.now()
-  const now = new Date()
-  const report: RollupReport = { days: [], funnelDays: 0, funnelError: null, next: null }
+async function timerRun(nightly: boolean): Promise<RollupReport> {
+  const run = await startRun()
+  if (run.report.next) return run.report
+  const now = today()
+  const { dirty } = await loadFoldState()
+  const days = [...new Set([...Object.keys(dirty), now])].sort()
   for (const day of days) {
-    const started = Date.now()
-    const doc = await rollupDay(day, now)
-    report.days.push({ day, ms: Date.now() - started, uv: doc.uv, pv: doc.pv, newUsers: doc.newUsers })
+    if (day > now) continue
+    const state = await loadCloseState(day)
+    const seq = dirty[day] ?? 0
+    const resuming = state.job?.metrics === true
+    if (!(seq > state.closedSeq || state.closedAt === null || resuming)) continue
+    if (day === now && state.closedAt !== null && !resuming && run.now.getTime() - state.closedAt < TODAY_REFRESH_MS) continue
+    if (!(await close(run, day, true, seq))) return run.report
   }
-  const { funnels, error } = await loadFunnels()
-  report.funnelError = error
-  if (error) console.error(error)
-  for (const funnel of funnels) {
-    for (const day of funnelDays(funnel)) {
-      if (Date.now() - started > ROLLUP_BUDGET_MS) {
-        console.warn(`funnel ${funnel.id}: stopped at ${day}, over the time budget`)
-        report.next = day
-        return report
-      }
-      await rollupFunnelDay(funnel, day, now)
-      report.funnelDays++
+  if (nightly) {
+    const yesterday = addDays(now, -1)
+    for (const windowDays of new Set(run.funnels.map((f) => f.windowDays))) {
+      const day = addDays(yesterday, -windowDays)
+      const state = await loadCloseState(day)
+      if (state.finalAt !== null && state.job?.metrics !== false) continue
+      if (!(await close(run, day, false, 0))) return run.report
     }
   }
-  return report
+  return run.report
 }
 
-/** A backfill: day by day (the day, then its funnels), stopping before the time limit. */
+/** A backfill: folds what arrived, then closes each day of the range whole, resuming where a stopped call left off. */
 async function backfill(days: string[]): Promise<RollupReport> {
-  const started = Date.now()
-  const now = new Date()
-  const report: RollupReport = { days: [], funnelDays: 0, funnelError: null, next: null }
-  const { funnels, error } = await loadFunnels()
-  report.funnelError = error
-  if (error) console.error(error)
-  for (const [i, day] of days.entries()) {
-    if (i > 0 && Date.now() - started > ROLLUP_BUDGET_MS) {
-      report.next = day
-      break
-    }
-    const dayStarted = Date.now()
-    const doc = await rollupDay(day, now)
-    for (const funnel of funnels) {
-      await rollupFunnelDay(funnel, day, now)
-      report.funnelDays++
-    }
-    report.days.push({ day, ms: Date.now() - dayStarted, uv: doc.uv, pv: doc.pv, newUsers: doc.newUsers })
+  const run = await startRun()
+  if (run.report.next) {
+    run.report.next = days[0]!
+    return run.report
   }
-  return report
+  const { dirty } = await loadFoldState()
+  for (const day of days) if (!(await close(run, day, true, dirty[day] ?? 0))) break
+  return run.report
 }
 
 function today(): string {
@@ -159,18 +178,22 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
 
     async hourly(_input, ctx) {
       if (!fromTimer(ctx)) await requireAdmin(ctx)
-      const days = [addDays(today(), -1), today()]
-      return run(days, () => days)
+      return timerRun(false)
     },
 
     async nightly(_input, ctx) {
       if (!fromTimer(ctx)) await requireAdmin(ctx)
-      const yesterday = addDays(today(), -1)
-      // Late events (devices that were offline) land on past days: redo the two before yesterday.
-      // Funnels: every entry day whose window was still open yesterday.
-      return run([addDays(yesterday, -2), addDays(yesterday, -1)], (funnel) =>
-        dayRange(addDays(yesterday, -funnel.windowDays - 1), addDays(yesterday, -1)),
-      )
+      return timerRun(true)
+    },
+
+    async recompute({ day }, ctx) {
+      await requireAdmin(ctx)
+      const { computedAt: _c, partial: _p, ...daily } = await recomputeDay(day, new Date())
+      const { funnels, error } = await loadFunnels()
+      if (error) throw new AppError('CONFLICT', error)
+      const results = []
+      for (const funnel of funnels) results.push({ id: funnel.id, ...(await computeFunnelDay(funnel, day)) })
+      return { daily, funnels: results }
     },
 
     async access(_input, { openid }) {

@@ -1,19 +1,18 @@
 /**
- * The daily rollup: one day of events turned into the numbers the dashboard reads. Every number is
- * computed by an aggregation in the database (the function only receives grouped rows, never raw
- * events), and the day is written as one document, so a run that fails half-way leaves the previous
- * version of that day (or none) and running a day again gives the same document.
+ * The full recomputation of a day from its raw events: every number by an aggregation in the
+ * database (the function only receives grouped rows). This was the daily rollup before the
+ * incremental one (fold.ts, close.ts); it is kept as the reference the incremental numbers must
+ * equal: the admin action `recompute` returns it for a day without writing anything, and the tests
+ * compare the two. It reads the day's events about four times, and the content funnel a week of
+ * them: for checks and audits, not the daily path.
  */
 import { collection } from '../_shared/cloud'
 import type { DailyMetricsDoc } from '../_shared/models'
 import { addDays, daysFrom, dayStart } from '../_shared/time'
 import { ERROR_EVENTS } from '../track/plan'
+import { MAX_RETENTION_DAY, TOP_ERRORS, TOP_PAGES, TOP_PATHS, type TrafficTotals } from './facts'
+import { messageExpr } from './fold'
 
-/** Retention is followed this many days after a user's first day. */
-export const MAX_RETENTION_DAY = 30
-const TOP_PAGES = 100
-const TOP_PATHS = 20
-const TOP_ERRORS = 20
 
 /**
  * A user's channel from their first touch, most specific first: a channel code's channel, a utm
@@ -41,13 +40,7 @@ export function channelExpr(touch: string): Record<string, unknown> {
 
 const isEvent = (name: string) => ({ $cond: [{ $eq: ['$name', name] }, 1, 0] })
 
-interface Totals {
-  uv: number
-  pv: number
-  sessions: number
-  endedSessions: number
-  sessionMs: number
-  sessionsWithError: number
+interface Totals extends TrafficTotals {
   js_error: number
   promise_rejection: number
   page_not_found: number
@@ -111,10 +104,12 @@ async function pages(day: string): Promise<DailyMetricsDoc['pages']> {
 async function paths(day: string): Promise<DailyMetricsDoc['paths']> {
   const rows = await collection('events').aggregate<{ _id: string[]; sessions: number }>([
     { $match: { day, name: 'page_view' } },
-    { $sort: { ts: 1 } },
+    { $sort: { ts: 1, _id: 1 } },
     { $group: { _id: '$sessionId', pages: { $push: '$page' } } },
     { $group: { _id: { $slice: ['$pages', 3] }, sessions: { $sum: 1 } } },
-    { $sort: { sessions: -1, _id: 1 } },
+    // Ties in the pages joined with line ends (facts.ts's pathKey): the database's own array order is not the same everywhere.
+    { $addFields: { key: { $reduce: { input: '$_id', initialValue: '', in: { $concat: ['$$value', '$$this', '\n'] } } } } },
+    { $sort: { sessions: -1, key: 1 } },
     { $limit: TOP_PATHS },
   ])
   return rows.map((r) => ({ path: r._id, sessions: r.sessions }))
@@ -127,12 +122,7 @@ async function errorMessages(day: string): Promise<DailyMetricsDoc['errorMessage
       $group: {
         _id: {
           n: '$name',
-          m: {
-            $ifNull: [
-              '$props.message',
-              { $ifNull: ['$props.path', { $concat: [{ $ifNull: ['$props.fn', ''] }, '.', { $ifNull: ['$props.action', ''] }, ' ', { $ifNull: ['$props.code', ''] }] }] },
-            ],
-          },
+          m: messageExpr,
         },
         count: { $sum: 1 },
       },
@@ -143,7 +133,7 @@ async function errorMessages(day: string): Promise<DailyMetricsDoc['errorMessage
   return rows.map((r) => ({ name: r._id.n, message: r._id.m, count: r.count }))
 }
 
-async function newUsers(day: string): Promise<DailyMetricsDoc['newUsersByChannel']> {
+export async function newUsers(day: string): Promise<DailyMetricsDoc['newUsersByChannel']> {
   const rows = await collection('users').aggregate<{ _id: string; users: number }>([
     { $match: { firstSeenDay: day } },
     { $group: { _id: channelExpr('$firstTouch'), users: { $sum: 1 } } },
@@ -184,8 +174,8 @@ async function returning(day: string): Promise<Pick<DailyMetricsDoc, 'returning'
   }
 }
 
-/** Computes one day and writes it whole. */
-export async function rollupDay(day: string, now: Date): Promise<DailyMetricsDoc> {
+/** Computes one day from its raw events (nothing is written). */
+export async function recomputeDay(day: string, now: Date): Promise<Omit<DailyMetricsDoc, '_id'>> {
   // Sequential on purpose: a cloud function's database connection pool is small, and each of these
   // is one round trip.
   const t = await totals(day)
@@ -213,6 +203,5 @@ export async function rollupDay(day: string, now: Date): Promise<DailyMetricsDoc
     partial: now.getTime() < dayStart(addDays(day, 1)).getTime(),
   }
   doc.newUsers = doc.newUsersByChannel.reduce((n, c) => n + c.users, 0)
-  await collection('metrics_daily').set(day, doc)
-  return { _id: day, ...doc }
+  return doc
 }
