@@ -62,6 +62,8 @@ export const collections = {
     description: 'Tracked events, one document each. _id is the UUIDv7 the device made, so a retried batch is stored once.',
     indexes: [
       { name: 'day_1_name_1', keys: { day: 1, name: 1 } },
+      // The warehouse export reads a day in time windows (analytics/export.ts).
+      { name: 'day_1_ts_1', keys: { day: 1, ts: 1 } },
       { name: 'receivedAt_1', keys: { receivedAt: 1 } },
       { name: 'openid_1_ts_1', keys: { openid: 1, ts: 1 } },
       // Experiment results: the exposures and goal events of a time window, by OPENID range (experiments/rollup.ts).

@@ -77,6 +77,10 @@ export const analyticsActions = {
   nightly: { input: z.strictObject({}), auth: 'public' },
   /** Admins: a day recomputed from its raw events (the reference the incremental rollup must equal); writes nothing. */
   recompute: { input: z.strictObject({ day: daySchema }), auth: 'user' },
+  /** The export timer (01:00): yesterday's events, and days that received late events since their export, to storage. */
+  exportDaily: { input: z.strictObject({}), auth: 'public' },
+  /** Admins: exports the events of each day in [from, to] (a backfill; idempotent). Stops within the budget with `next` set. */
+  exportEvents: { input: boundedRange(MAX_BACKFILL_DAYS), auth: 'user' },
   /** Is the caller an admin? (The Me page shows the dashboard entry only to admins.) */
   access: { input: z.strictObject({}), auth: 'user' },
   /** Admins: the day (default today) against yesterday and 7 days before. */
@@ -167,10 +171,19 @@ export interface RollupReport {
   folded: { slices: number; events: number; partials: number } | null
 }
 
+export interface ExportReport {
+  /** Days whose export finished: rows, gzipped bytes, part files, and the manifest's path. */
+  days: { day: string; rows: number; bytes: number; parts: number; manifest: string }[]
+  /** The first day not finished (call again from there), or null. */
+  next: string | null
+}
+
 export interface AnalyticsOutputs {
   rollup: RollupReport
   hourly: RollupReport
   nightly: RollupReport
+  exportDaily: ExportReport
+  exportEvents: ExportReport
   recompute: { daily: Omit<DailyMetricsDoc, '_id' | 'computedAt' | 'partial'>; funnels: { id: string; users: number[]; medianMs: (number | null)[] }[] }
   access: { admin: boolean }
   overview: { today: DayTotals; yesterday: DayTotals; weekAgo: DayTotals }

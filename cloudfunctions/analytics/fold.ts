@@ -17,8 +17,8 @@ import { type FoldedEvent, MAX_RETENTION_DAY, partialOf, SETTLE_MS, SLICE_MS, st
 export interface FoldState {
   /** Every slice before this instant (ms) is folded and final; null before the first run. */
   through: number | null
-  /** Slices at or after `through` folded before they were final, with the events they held. */
-  provisional: { slice: number; count: number }[]
+  /** Slices at or after `through` folded before they were final, with the events they held (in all, and per day). */
+  provisional: { slice: number; count: number; days?: Record<string, number> }[]
   /** Bumped whenever a day gets new partials; a day is dirty while its mark is above its last close's. */
   seq: number
   dirty: Record<string, number>
@@ -85,7 +85,12 @@ async function moveFirstDays(rows: FoldRow[], sliceDay: string, state: FoldState
   }
 }
 
-async function foldSlice(slice: number, steps: Set<string>, state: FoldState, replace: boolean): Promise<{ events: number; partials: number }> {
+async function foldSlice(
+  slice: number,
+  steps: Set<string>,
+  state: FoldState,
+  before: FoldState['provisional'][number] | undefined,
+): Promise<{ events: number; partials: number; days: Record<string, number> }> {
   const rows = await collection('events').aggregate<FoldRow>([
     { $match: { receivedAt: command().gte(new Date(slice)).and(command().lt(new Date(slice + SLICE_MS))) } },
     {
@@ -108,11 +113,14 @@ async function foldSlice(slice: number, steps: Set<string>, state: FoldState, re
   ])
   const partials: MetricsPartialDoc[] = rows.map((row) => partialOf(slice, row._id.u, row._id.d, row.ev, steps))
   // A slice folded before (provisionally, or by a run that stopped half-way) is replaced whole.
-  if (replace || partials.length > 0) await collection('metrics_partials').removeWhere({ slice })
+  if (before || partials.length > 0) await collection('metrics_partials').removeWhere({ slice })
   for (let at = 0; at < partials.length; at += 500) await collection('metrics_partials').addMany(partials.slice(at, at + 500))
   await moveFirstDays(rows, shanghaiDay(new Date(slice)), state)
-  for (const day of new Set(partials.map((p) => p.day))) state.dirty[day] = ++state.seq
-  return { events: partials.reduce((n, p) => n + p.events, 0), partials: partials.length }
+  const days: Record<string, number> = {}
+  for (const p of partials) days[p.day] = (days[p.day] ?? 0) + p.events
+  // A slice folded again marks only the days whose events in it changed.
+  for (const day of Object.keys(days)) if (before?.days?.[day] !== days[day]) state.dirty[day] = ++state.seq
+  return { events: partials.reduce((n, p) => n + p.events, 0), partials: partials.length, days }
 }
 
 /**
@@ -151,14 +159,14 @@ export async function foldPending(now: number, deadline: number, funnels: Funnel
     }
     // At least one fold per run, so even a tiny budget makes progress.
     if (folds++ > 0 && Date.now() > deadline) break
-    const folded = await foldSlice(slice, names, state, known !== undefined)
+    const folded = await foldSlice(slice, names, state, known)
     report.slices++
     report.events += folded.events
     report.partials += folded.partials
     state.provisional = state.provisional.filter((p) => p.slice !== slice)
     // Final and nothing unsettled before it: the cursor moves on. Otherwise it is checked next run.
     if (final && advancing) state.through = slice + SLICE_MS
-    else state.provisional.push({ slice, count: folded.events })
+    else state.provisional.push({ slice, count: folded.events, days: folded.days })
     if (!final) advancing = false
     if (folded.partials > 0) await saveFoldState(state)
   }

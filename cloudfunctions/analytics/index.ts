@@ -13,6 +13,7 @@ import {
   type AnalyticsOutputs,
   type ChannelRow,
   type DayTotals,
+  type ExportReport,
   type ErrorDay,
   type FunnelDef,
   type FunnelResult,
@@ -21,6 +22,7 @@ import {
   type RollupReport,
 } from './api'
 import { closeDay, loadCloseState } from './close'
+import { exportDay, exportedSeq, exportPrefix } from './export'
 import { foldPending, loadFoldState } from './fold'
 import { computeFunnelDay, definitionKey, loadFunnels } from './funnels'
 import { recomputeDay } from './recompute'
@@ -124,6 +126,27 @@ async function backfill(days: string[]): Promise<RollupReport> {
   return run.report
 }
 
+/** Exports `days` in order until the budget runs out; a day that stops is resumed by the next call. */
+async function exportDays(days: string[]): Promise<ExportReport> {
+  const now = new Date()
+  const deadline = Date.now() + budgetMs()
+  const { dirty } = await loadFoldState()
+  const report: ExportReport = { days: [], next: null }
+  for (const [i, day] of days.entries()) {
+    if (i > 0 && Date.now() > deadline) {
+      report.next = day
+      break
+    }
+    const manifest = await exportDay(day, dirty[day] ?? 0, now, deadline)
+    if (!manifest) {
+      report.next = day
+      break
+    }
+    report.days.push({ day, rows: manifest.rows, bytes: manifest.bytes, parts: manifest.parts.length, manifest: `${exportPrefix(day)}/manifest.json` })
+  }
+  return report
+}
+
 function today(): string {
   return shanghaiDay(new Date())
 }
@@ -184,6 +207,24 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
     async nightly(_input, ctx) {
       if (!fromTimer(ctx)) await requireAdmin(ctx)
       return timerRun(true)
+    },
+
+    async exportDaily(_input, ctx) {
+      if (!fromTimer(ctx)) await requireAdmin(ctx)
+      const yesterday = addDays(today(), -1)
+      const { dirty } = await loadFoldState()
+      // Yesterday, and any earlier day (late events: up to 30 days) whose fold mark moved since its export.
+      const days: string[] = []
+      for (const day of dayRange(addDays(yesterday, -30), yesterday)) {
+        const exported = await exportedSeq(day)
+        if (day === yesterday ? exported < (dirty[day] ?? 0) || exported < 0 : dirty[day] !== undefined && exported >= 0 && exported < dirty[day]!) days.push(day)
+      }
+      return exportDays(days)
+    },
+
+    async exportEvents({ from, to }, ctx) {
+      await requireAdmin(ctx)
+      return exportDays(dayRange(from, to))
     },
 
     async recompute({ day }, ctx) {
@@ -354,5 +395,5 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
       return { funnels }
     },
   },
-  { timers: { hourly: 'hourly', nightly: 'nightly' } },
+  { timers: { hourly: 'hourly', nightly: 'nightly', export: 'exportDaily' } },
 )

@@ -8,9 +8,10 @@
  */
 import { uuidv7 } from '../../miniprogram/core/uuid'
 import type { AnalyticsOutputs, RollupReport } from '../../cloudfunctions/analytics/api'
-import { type DeviceEvent, shanghaiDayOf } from '../helpers/events'
+import { shanghaiDayOf } from '../helpers/events'
 import { callAction, startCloud, type TestCloud } from '../helpers/local-cloud'
 import { prng } from '../helpers/prng'
+import { analyticsCalls, makeSession, makeTraffic, type SessionOptions } from '../helpers/analytics-traffic'
 import { type RiggedFunctions, riggedFunctions } from '../helpers/rigged-functions'
 
 jest.setTimeout(240_000)
@@ -18,9 +19,7 @@ jest.setTimeout(240_000)
 const ADMIN = 'o-incremental-admin'
 const DAY = 86_400_000
 const HOME = 'pages/home/index'
-const DETAIL = 'packages/guide/detail/index'
 const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)
-const midnight = (day: string) => Date.parse(`${day}T00:00:00+08:00`)
 
 let rigged: RiggedFunctions
 let t: TestCloud
@@ -28,18 +27,9 @@ const TODAY = shanghaiDayOf(Date.now())
 const FIRST = addDays(TODAY, -9)
 const LAST = addDays(TODAY, -1)
 const random = prng(18_2026)
+const session = (day: string, anonymousId: string, launch: Record<string, unknown> | null, options: SessionOptions = {}) => makeSession(random, day, anonymousId, launch, options)
 
-async function call<K extends keyof AnalyticsOutputs>(action: K, data: unknown): Promise<AnalyticsOutputs[K]> {
-  const reply = await callAction<AnalyticsOutputs[K]>(t.url, 'analytics', action, data, ADMIN)
-  if (!reply.ok) throw new Error(`${action}: ${JSON.stringify(reply.error)}`)
-  return reply.data
-}
-
-async function ingest(openid: string, events: DeviceEvent[]): Promise<void> {
-  const reply = await callAction<{ rejected: unknown[] }>(t.url, 'track', 'ingest', { events }, openid)
-  if (!reply.ok) throw new Error(JSON.stringify(reply.error))
-  expect(reply.data.rejected).toEqual([])
-}
+const { call, ingest } = analyticsCalls(() => t.url, ADMIN)
 
 /** Calls an action until it reports nothing left (each call does one step); returns how many calls. */
 async function untilDone(action: 'hourly' | 'nightly' | 'rollup', data: Record<string, unknown> = {}): Promise<RollupReport[]> {
@@ -52,62 +42,6 @@ async function untilDone(action: 'hourly' | 'nightly' | 'rollup', data: Record<s
     if (action === 'rollup') input = { ...data, from: report.next }
   }
   throw new Error(`${action} did not finish in 2000 calls`)
-}
-
-/** One session of a user on a day: launch or show, home, maybe a guide, its funnel steps, maybe an error. */
-function session(day: string, anonymousId: string, launch: Record<string, unknown> | null, options: { tie?: boolean; onboarding?: boolean } = {}): DeviceEvent[] {
-  const events: DeviceEvent[] = []
-  const sessionId = uuidv7()
-  let ts = midnight(day) + 8 * 3600_000 + Math.floor(random() * 13 * 3600_000)
-  const ev = (name: string, page: string, props: Record<string, unknown> = {}, step = 1000 + Math.floor(random() * 60_000)) => {
-    ts += step
-    events.push({ id: uuidv7(ts), name, ts, anonymousId, sessionId, page, props })
-  }
-  if (launch) ev('app_launch', HOME, { path: HOME, ...launch })
-  else ev('app_show', HOME, { path: HOME, scene: 1001 })
-  const start = ts
-  ev('page_view', HOME, { referrer: '' })
-  if (options.onboarding) {
-    ev('onboarding_step', HOME, { step: 'welcome', index: 0 })
-    if (random() < 0.6) ev('onboarding_finish', HOME, { steps: 3 })
-  }
-  if (random() < 0.75) {
-    ev('page_view', DETAIL, { referrer: HOME })
-    // The same millisecond on the device: only the device order says which came first.
-    if (options.tie) {
-      ev('content_open', DETAIL, { guideId: 'g1', category: 'home' })
-      ev('share', DETAIL, { kind: 'message', target: DETAIL }, 0)
-    } else {
-      if (random() < 0.6) ev('content_open', DETAIL, { guideId: 'g1', category: 'home' })
-      if (random() < 0.3) ev('share', DETAIL, { kind: 'message', target: DETAIL })
-    }
-    if (random() < 0.5) ev('page_view', HOME, { referrer: DETAIL })
-  }
-  if (random() < 0.15) ev('js_error', HOME, { message: random() < 0.5 ? 'TypeError: x is undefined' : 'RangeError: bad' })
-  if (random() < 0.2) ev('cloud_call_failed', HOME, { fn: 'content', action: 'list', code: 'TIMEOUT', durationMs: 3000 })
-  if (random() < 0.8) ev('app_hide', HOME, { durationMs: ts - start + 5000 })
-  return events
-}
-
-const CHANNELS = [{ scene: 1047, code: 'PosterXY' }, { scene: 1001, utm_source: 'moments_ad', utm_campaign: 'launch' }, { scene: 1005 }, { scene: 1007 }]
-
-/** Users arriving on each day of the range, coming back on some later days; two sessions of a day are sent apart. */
-async function traffic(from: string, to: string, prefix: string): Promise<void> {
-  let n = 0
-  for (let day = from; day <= to; day = addDays(day, 1)) {
-    for (let k = 0; k < 4 + (n % 3); k++) {
-      const openid = `${prefix}${n}`
-      const touch = CHANNELS[n % CHANNELS.length]!
-      const anonymousId = uuidv7()
-      n++
-      for (let d = day, first = true; d <= to; d = addDays(d, 1)) {
-        if (!first && random() > 0.4) continue
-        await ingest(openid, session(d, anonymousId, first ? touch : null, { tie: random() < 0.3, onboarding: first && random() < 0.5 }))
-        if (random() < 0.3) await ingest(openid, session(d, anonymousId, null))
-        first = false
-      }
-    }
-  }
 }
 
 const withoutTimes = ({ computedAt: _c, partial: _p, _id: _i, ...rest }: Record<string, unknown>) => rest
@@ -140,7 +74,7 @@ beforeAll(async () => {
   t.cloud.store.insert('channel_codes', [
     { _id: 'PosterXY', channel: 'poster', campaign: 'autumn', page: HOME, note: '', createdBy: ADMIN, createdAt: new Date(), qrFileId: '' },
   ])
-  await traffic(FIRST, TODAY, 'o-a')
+  await makeTraffic({ random, ingest, from: FIRST, to: TODAY, prefix: 'o-a' })
 })
 afterAll(async () => {
   await t?.stop()
