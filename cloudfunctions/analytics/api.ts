@@ -71,7 +71,7 @@ export const analyticsActions = {
    * call again from there.
    */
   rollup: { input: boundedRange(MAX_BACKFILL_DAYS), auth: 'user' },
-  /** The hourly timer: folds the events that arrived, closes the days they changed (today at most every 4 hours). */
+  /** The hourly timer: folds the events that arrived, closes the days they changed (today at most every 6 hours). */
   hourly: { input: z.strictObject({}), auth: 'public' },
   /** The nightly timer: the same, and the final numbers of the funnels whose window closed yesterday. */
   nightly: { input: z.strictObject({}), auth: 'public' },

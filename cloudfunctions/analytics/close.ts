@@ -9,7 +9,7 @@ import { collection, command } from '../_shared/cloud'
 import type { DailyMetricsDoc, FunnelDayDoc, MetricsPartialDoc, UserDoc } from '../_shared/models'
 import { addDays, dayStart } from '../_shared/time'
 import type { FunnelDef } from './api'
-import { addUser, dailyFromAcc, type DayAcc, emptyAcc, funnelResult } from './facts'
+import { addUser, dailyFromAcc, type DayAcc, emptyAcc, funnelResult, nextSpan } from './facts'
 import { definitionKey, windowOpen } from './funnels'
 import { newUsers } from './recompute'
 
@@ -103,8 +103,8 @@ export async function closeDay(day: string, options: { now: Date; deadline: numb
     const hi = Math.min(job.lo + job.span, HASH_SPACE)
     const parts = await partials.find({ day, h: _.gte(job.lo).and(_.lt(hi)) }, { limit })
     if (parts.length >= limit && job.span > 1) {
-      // Maybe more in this range than a read returns: halve it and read again.
-      job.span = Math.ceil(job.span / 2)
+      // Maybe more in this range than a read returns: narrow it and read again.
+      job.span = Math.ceil(job.span / 4)
       continue
     }
     const byUser = new Map<string, MetricsPartialDoc[]>()
@@ -122,7 +122,7 @@ export async function closeDay(day: string, options: { now: Date; deadline: numb
       addUser(job.acc, day, mine, later.get(openid) ?? [], job.metrics ? (users.get(openid) ?? null) : null, funnels)
     }
     job.lo = hi
-    if (parts.length < limit / 4) job.span = Math.min(job.span * 2, HASH_SPACE)
+    job.span = nextSpan(job.span, parts.length, limit, HASH_SPACE)
   }
 
   let daily: Omit<DailyMetricsDoc, '_id'> | null = null

@@ -16,6 +16,7 @@ import { gzipSync } from 'node:zlib'
 import { collection, command, deleteFiles, uploadFile } from '../_shared/cloud'
 import type { EventDoc } from '../_shared/models'
 import { addDays, dayStart } from '../_shared/time'
+import { nextSpan } from './facts'
 
 export const EXPORT_SCHEMA_VERSION = 1
 
@@ -129,16 +130,20 @@ export async function exportDay(day: string, seq: number, now: Date, deadline: n
     if (lines.length === 0 && parts > 0 && Date.now() > deadline) return null
     const to = Math.min(state.from + state.span, end)
     const found = await collection('events').find({ day, ts: _.gte(new Date(state.from)).and(_.lt(new Date(to))) }, { limit: READ_LIMIT })
-    // A window must fit in one read and in what is left of the part: else halve it and read again.
-    if ((found.length >= READ_LIMIT || lines.length + found.length > limit) && state.span > 1) {
-      if (lines.length > 0 && found.length <= limit) await flush()
-      else state.span = Math.ceil(state.span / 2)
+    // A window must fit in one read (else narrow it and read again) and in what is left of the part
+    // (else the part is written first).
+    if (found.length >= READ_LIMIT && state.span > 1) {
+      state.span = Math.ceil(state.span / 4)
+      continue
+    }
+    if (lines.length + found.length > limit && lines.length > 0) {
+      await flush()
       continue
     }
     found.sort((a, b) => new Date(a.ts).getTime() - new Date(b.ts).getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))
     for (const e of found) lines.push(exportRow(e))
     state.from = to
-    if (found.length < READ_LIMIT / 4) state.span = Math.min(state.span * 2, 86_400_000)
+    state.span = nextSpan(state.span, found.length, READ_LIMIT, 86_400_000)
   }
   if (lines.length > 0 || state.parts.length === 0) await flush()
   const manifest: ExportManifest = {

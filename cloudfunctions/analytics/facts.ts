@@ -30,6 +30,16 @@ export function userHash(openid: string): number {
   return h >>> 0
 }
 
+/**
+ * The next range to read after one returned `found` of at most `limit` documents: aimed at half the
+ * limit from the density just seen (between a quarter and four times the last range), so a read is
+ * rarely cut short and read again.
+ */
+export function nextSpan(span: number, found: number, limit: number, max: number): number {
+  const aimed = (span * (limit / 2)) / Math.max(found, 1)
+  return Math.max(1, Math.min(max, Math.round(Math.min(span * 4, Math.max(span / 4, aimed)))))
+}
+
 /** One event as the fold's aggregation returns it (grouped by user and day). */
 export interface FoldedEvent {
   n: string

@@ -48,7 +48,7 @@ function budgetMs(): number {
 }
 
 /** Today's document is refreshed at most this often by the hourly timer (each refresh reads its partials again). */
-export const TODAY_REFRESH_MS = 4 * 3600_000
+export const TODAY_REFRESH_MS = 6 * 3600_000
 
 interface Run {
   now: Date

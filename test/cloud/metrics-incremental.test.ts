@@ -111,7 +111,7 @@ describe('the incremental rollup equals the full recomputation', () => {
     await ingest('o-late-new', session(addDays(TODAY, -7), uuidv7(), { scene: 1047, code: 'PosterXY' }))
     await untilDone('hourly')
     expect(t.cloud.store.find('users', { query: { _id: 'o-late-login' } })[0]).toMatchObject({ firstSeenDay: old })
-    // Today's document is refreshed at most every 4 hours by the timer: the backfill brings it up to date now.
+    // Today's document is refreshed at most every 6 hours by the timer: the backfill brings it up to date now.
     await untilDone('rollup', { from: TODAY, to: TODAY })
     await expectEqualToRecomputation([old, ...range(FIRST, TODAY)])
     const oldDay = t.cloud.store.find('metrics_daily', { query: { _id: old } })[0] as unknown as { uv: number; newUsers: number }

@@ -1,183 +1,341 @@
 /**
- * `npm run bench:metrics`: what the analytics rollups and the dashboard cost at real traffic.
+ * `npm run bench:metrics`: what the incremental rollups and the warehouse export cost for one day
+ * of traffic, at 100,000 and 1,000,000 events a day (measured), and 10,000,000 (extrapolated from
+ * the measured per-event and per-step costs, and labelled so).
  *
- * Generates traffic through the real tracker into a fresh local cloud (`seed:traffic`'s generator),
- * then times, on the `analytics` function: one day's rollup, a full backfill, and the dashboard's
- * overview query, with DB round trips, documents read and the rollup's peak memory from the local
- * cloud's own accounting. The same again on a data set with 10x fewer users: the overview must cost
- * the same.
+ * For each size it starts a local cloud in this process (so the database's own row counters are
+ * readable) with the `analytics` function on a movable clock, and plays one day: the day's events
+ * (the traffic model of docs/metrics.md: sessions of about nine events, 1–3 sessions a user, hours
+ * weighted to lunch and evening, 30% returning users of the last 30 days, 1% of users sending a
+ * session of the day before late) are stored hour by hour as `track` stores them, and the timers run
+ * on schedule: `hourly` at minute 5 of each hour, `nightly` at 00:30 and `export` at 01:00 the next
+ * day. Each timer is called until it reports nothing left, as the scheduler's next firings would.
+ * Events go into the database directly: generating them through the device modules runs at about
+ * 2,400 events/s here (`npm run seed:traffic`), which would take 70 minutes for a million.
  *
- *   npm run bench:metrics                               # 45,000 users over 30 days (~1M events), and 4,500
- *   npm run bench:metrics -- --users 20000 --days 14 --json
+ * Reported: rows the database read for the rollups (per event of the day) and for the export,
+ * events the fold read (per event), invocations and the longest one, DB round trips, the worker's
+ * peak memory, export bytes per event, and the dashboard's overview cost. The last line is one JSON
+ * object for the largest size measured.
+ *
+ *   npm run bench:metrics                                  # 100,000 and 1,000,000 events/day, 10M extrapolated
+ *   npm run bench:metrics -- --sizes 20000,100000          # other sizes (the largest is the JSON line)
  */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { type CloudProcess, callAction, startCloudProcess } from '../local-cloud/client'
-import { generateTraffic, type TrafficSummary } from '../seed/traffic'
+import type { AnalyticsOutputs, ExportReport, RollupReport } from '../../cloudfunctions/analytics/api'
+import { uuidv7 } from '../../miniprogram/core/uuid'
+import { prng } from '../../test/helpers/prng'
+import { LocalCloud } from '../local-cloud/cloud'
+import { callAction } from '../local-cloud/client'
+import { ROOT } from '../paths'
 
 const ADMIN = 'bench-admin'
-/** What the generator makes per user over 30 days, and how fast (measured: docs/benchmarks.md), for the plan printed first. */
-const EVENTS_PER_USER = 22
-const GENERATED_PER_SECOND = 2000
+const HOUR = 3600_000
+const DAY = 24 * HOUR
+const INSERT_BATCH = 5_000
+/** Measured here: storing, folding, closing and exporting cost about this much per event in all. */
+const ESTIMATE_US_PER_EVENT = 250
 
-/** The local cloud of the run (also while it starts), stopped and its temporary data folder removed on Ctrl-C too. */
-let active: Promise<CloudProcess> | undefined
+const HOME = 'pages/home/index'
+const DETAIL = 'packages/guide/detail/index'
+/** Share of sessions starting in each Shanghai hour (lunch and evening peaks). */
+const HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 2, 3, 3, 3, 4, 6, 5, 3, 3, 3, 4, 5, 6, 7, 7, 5, 2]
 
-interface Invocation {
-  action?: string
-  durationMs?: number
-  dbTotal: number
-  db: Record<string, number>
-  docsRead: number
-  peakHeapMb?: number
-  peakRssMb?: number
+const shanghaiDay = (ms: number) => new Date(ms + 8 * HOUR).toISOString().slice(0, 10)
+const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)
+const midnight = (day: string) => Date.parse(`${day}T00:00:00+08:00`)
+
+interface EventRow {
+  _id: string
+  name: string
+  ts: Date
+  day: string
+  receivedAt: Date
+  openid: string
+  anonymousId: string
+  sessionId: string
+  page: string
+  props: Record<string, unknown>
 }
 
-interface CallCost {
-  ms: number
-  dbRoundTrips: number
-  docsRead: number
+interface DayData {
+  events: EventRow[]
+  users: Record<string, unknown>[]
+  sessions: number
+  lateEvents: number
+}
+
+/** One day of traffic of about `target` events (deterministic for a seed). */
+function generateDay(day: string, target: number, seed: number): DayData {
+  const random = prng(seed)
+  const pickHour = () => {
+    const total = HOUR_WEIGHTS.reduce((a, b) => a + b, 0)
+    let r = random() * total
+    for (let h = 0; h < 24; h++) if ((r -= HOUR_WEIGHTS[h]!) < 0) return h
+    return 23
+  }
+  const events: EventRow[] = []
+  const users: Record<string, unknown>[] = []
+  let sessions = 0
+  let lateEvents = 0
+  for (let n = 0; events.length < target; n++) {
+    const openid = `bench-${n.toString(36).padStart(6, '0')}`
+    const returning = random() < 0.3
+    const firstDay = returning ? addDays(day, -1 - Math.floor(random() ** 2 * 30)) : day
+    const touch = [{ scene: 1005 }, { scene: 1001 }, { scene: 1007, inviter: 'bench-0' }, { scene: 1047, channel: 'poster' }, { scene: 1001, utm_source: 'mp_article' }][n % 5]!
+    users.push({ _id: openid, openid, appid: 'wx-bench', nickname: '', avatarUrl: '', firstSeenAt: new Date(midnight(firstDay)), firstSeenDay: firstDay, lastSeenAt: new Date(midnight(day)), lastSeenDay: day, updatedAt: new Date(midnight(day)), firstTouch: { ...touch, at: new Date(midnight(firstDay)), day: firstDay } })
+    const anonymousId = uuidv7(midnight(firstDay))
+    const late = random() < 0.01
+    const count = 1 + (random() < 0.35 ? 1 : 0) + (random() < 0.1 ? 1 : 0)
+    for (let s = 0; s < count; s++) {
+      sessions++
+      const sessionDay = late && s === 0 ? addDays(day, -1) : day
+      let ts = midnight(sessionDay) + pickHour() * HOUR + Math.floor(random() * 55 * 60_000)
+      const sessionId = uuidv7(ts)
+      const batch: Omit<EventRow, 'receivedAt'>[] = []
+      const ev = (name: string, page: string, props: Record<string, unknown>) => {
+        ts += 2_000 + Math.floor(random() * 40_000)
+        batch.push({ _id: uuidv7(ts), name, ts: new Date(ts), day: shanghaiDay(ts), openid, anonymousId, sessionId, page, props })
+      }
+      const start = ts
+      ev(s === 0 && !returning ? 'app_launch' : 'app_show', HOME, { path: HOME, scene: touch.scene })
+      ev('page_view', HOME, { referrer: '' })
+      for (let k = Math.floor(random() * 3); k >= 0; k--) {
+        ev('element_tap', HOME, { element: 'home.card' })
+        ev('page_view', DETAIL, { referrer: HOME })
+        if (random() < 0.6) ev('content_open', DETAIL, { guideId: `g${k}`, category: 'home' })
+        if (random() < 0.1) ev('share', DETAIL, { kind: 'message', target: DETAIL })
+        ev('page_view', HOME, { referrer: DETAIL })
+      }
+      if (random() < 0.03) ev('js_error', HOME, { message: 'TypeError: x is undefined' })
+      if (random() < 0.5) ev('cloud_calls', HOME, { calls: 3, failed: 0, slow: 0, totalMs: 420 })
+      if (random() < 0.9) ev('app_hide', HOME, { durationMs: ts - start })
+      // The batch arrives when the app hides (a late session: the next day, within its first hours).
+      const receivedAt = new Date(late && s === 0 ? midnight(day) + Math.floor(random() * 12 * HOUR) : ts + 1_000)
+      if (receivedAt.getTime() >= midnight(addDays(day, 1))) continue
+      if (late && s === 0) lateEvents += batch.length
+      for (const e of batch) events.push({ ...e, receivedAt })
+    }
+  }
+  events.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())
+  return { events, users, sessions, lateEvents }
+}
+
+interface Invocation {
+  action: string
+  seconds: number
+  roundTrips: number
+  rowsRead: number
   peakHeapMb: number
   peakRssMb: number
 }
 
-async function lastInvocation(url: string): Promise<Invocation> {
-  const res = await fetch(`${url}/_/invocations?fn=analytics&limit=1`)
-  const [record] = ((await res.json()) as { invocations: Invocation[] }).invocations
-  if (!record) throw new Error('no analytics invocation recorded')
-  return record
-}
-
-/** Calls an analytics action as the admin and returns what it cost, from the local cloud's ledger. */
-async function measured(url: string, action: string, data: unknown): Promise<CallCost & { data: unknown }> {
-  const started = performance.now()
-  const reply = await callAction(url, 'analytics', action, data, ADMIN)
-  const ms = performance.now() - started
-  if (!reply.ok) throw new Error(`analytics.${action}: ${reply.error.code} ${reply.error.message}`)
-  const record = await lastInvocation(url)
-  return { ms, dbRoundTrips: record.dbTotal, docsRead: record.docsRead, peakHeapMb: record.peakHeapMb ?? 0, peakRssMb: record.peakRssMb ?? 0, data: reply.data }
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-
-interface Run {
-  users: number
+interface SizeResult {
+  target: number
   events: number
-  days: number
-  seedSeconds: number
-  eventsPerSecond: number
-  dayRollup: CallCost & { day: string; eventsThatDay: number }
-  backfill: CallCost & { calls: number }
-  overview: CallCost
+  users: number
+  sessions: number
+  lateEvents: number
+  storeSeconds: number
+  rollupRowsRead: number
+  foldEventsRead: number
+  exportRowsRead: number
+  exportBytes: number
+  exportParts: number
+  invocations: Invocation[]
+  overviewDocsRead: number
+  overviewRoundTrips: number
 }
 
-async function run(users: number, days: number, log: (line: string) => void): Promise<Run> {
-  active = startCloudProcess({ workers: 2, prefix: 'bench-metrics-' })
-  const cloud: CloudProcess = await active
+/** The analytics function on a clock this process moves (the tests' preloaded clock module, TEST_CLOCK_FILE). */
+function clockedFunctions(dir: string): { clockFile: string } {
+  const clockFile = path.join(dir, 'clock.txt')
+  writeFileSync(clockFile, '')
+  const src = path.join(ROOT, 'cloudfunctions/analytics')
+  mkdirSync(path.join(dir, 'analytics'))
+  for (const file of ['index.js', 'package.json']) copyFileSync(path.join(src, file), path.join(dir, 'analytics', file))
+  const config = JSON.parse(readFileSync(path.join(src, 'config.json'), 'utf8')) as { envVariables?: Record<string, string> }
+  config.envVariables = { ...config.envVariables, TEST_CLOCK_FILE: clockFile, NODE_OPTIONS: `--require ${path.join(ROOT, 'test/fixtures/preload/clock.js')}` }
+  writeFileSync(path.join(dir, 'analytics', 'config.json'), JSON.stringify(config))
+  return { clockFile }
+}
+
+async function runSize(target: number, log: (line: string) => void): Promise<SizeResult> {
+  // Inside the repository, so the function copy resolves wx-server-sdk from its node_modules.
+  mkdirSync(path.join(ROOT, 'node_modules/.cache'), { recursive: true })
+  const dir = mkdtempSync(path.join(ROOT, 'node_modules/.cache/bench-metrics-'))
+  const { clockFile } = clockedFunctions(dir)
+  const cloud = await LocalCloud.start({ port: 0, dataDir: path.join(dir, 'data'), functionsDir: dir, timers: false, maxWorkers: 1, log: () => {} })
   try {
-    log(`  generating ${users.toLocaleString('en')} users over ${days} days through the tracker…`)
+    // The day played is a week ago (any past day would do; `track`'s 30-day window is not involved).
+    const day = addDays(shanghaiDay(Date.now()), -7)
     const started = performance.now()
-    const traffic: TrafficSummary = await generateTraffic({ url: cloud.url, users, days, seed: 7, admin: ADMIN, verify: false })
-    const seedSeconds = (performance.now() - started) / 1000
-    log(`  ${traffic.events.toLocaleString('en')} events in ${seedSeconds.toFixed(0)} s; rolling up…`)
-
-    // One day in the middle of the range (complete: not today).
-    const day = traffic.days[Math.floor(traffic.days.length / 2)]!
-    const dayRollup = await measured(cloud.url, 'rollup', { from: day, to: day })
-
-    // The full backfill, as an admin runs it: the whole range, called again from `next` while the
-    // function stops short of its time limit.
-    const backfill: CallCost & { calls: number } = { ms: 0, dbRoundTrips: 0, docsRead: 0, peakHeapMb: 0, peakRssMb: 0, calls: 0 }
-    const lastDay = traffic.days[traffic.days.length - 1]!
-    for (let from: string | null = traffic.days[0]!; from; ) {
-      const cost = await measured(cloud.url, 'rollup', { from, to: lastDay })
-      from = (cost.data as { next: string | null }).next
-      backfill.ms += cost.ms
-      backfill.dbRoundTrips += cost.dbRoundTrips
-      backfill.docsRead += cost.docsRead
-      backfill.peakHeapMb = Math.max(backfill.peakHeapMb, cost.peakHeapMb)
-      backfill.peakRssMb = Math.max(backfill.peakRssMb, cost.peakRssMb)
-      backfill.calls++
+    const data = generateDay(day, target, 7)
+    cloud.store.insert('app_config', [{ _id: 'admins', openids: [ADMIN] }])
+    // A user's document is stored with their first events (as `track` creates it), returning users' before the day.
+    const firstAt = new Map<string, number>()
+    data.events.forEach((e, i) => firstAt.has(e.openid) || firstAt.set(e.openid, i))
+    const userAt = (u: Record<string, unknown>) => (u.firstSeenDay === day ? (firstAt.get(String(u._id)) ?? 0) : -1)
+    const returning = data.users.filter((u) => userAt(u) < 0)
+    for (let at = 0; at < returning.length; at += INSERT_BATCH) cloud.store.insert('users', returning.slice(at, at + INSERT_BATCH))
+    const fresh = data.users.filter((u) => userAt(u) >= 0).sort((a, b) => userAt(a) - userAt(b))
+    let freshStored = 0
+    // Steady state: the fold's cursor at the start of the day (a first run would start at the oldest event).
+    cloud.store.insert('metrics_state', [{ _id: 'fold', through: midnight(day), provisional: [], seq: 0, dirty: {} }])
+    const invocations: Invocation[] = []
+    const invoke = async <K extends 'hourly' | 'nightly' | 'exportDaily'>(action: K, at: number): Promise<AnalyticsOutputs[K][]> => {
+      writeFileSync(clockFile, new Date(at).toISOString())
+      const reports: AnalyticsOutputs[K][] = []
+      for (let calls = 0; calls < 10_000; calls++) {
+        const rows = cloud.store.stats().rowsRead
+        const reply = await callAction<AnalyticsOutputs[K]>(cloud.url, 'analytics', action, {}, ADMIN)
+        if (!reply.ok) throw new Error(`${action}: ${reply.error.code} ${reply.error.message}`)
+        const res = await fetch(`${cloud.url}/_/invocations?fn=analytics&limit=1`)
+        const [record] = ((await res.json()) as { invocations: { durationMs?: number; dbTotal: number; peakHeapMb?: number; peakRssMb?: number }[] }).invocations
+        invocations.push({
+          action,
+          seconds: (record?.durationMs ?? 0) / 1000,
+          roundTrips: record?.dbTotal ?? 0,
+          rowsRead: cloud.store.stats().rowsRead - rows,
+          peakHeapMb: record?.peakHeapMb ?? 0,
+          peakRssMb: record?.peakRssMb ?? 0,
+        })
+        reports.push(reply.data)
+        if ((reply.data as RollupReport | ExportReport).next === null) return reports
+      }
+      throw new Error(`${action} did not finish`)
     }
-
-    // The overview of the last day, warm (the first call may start a worker).
-    const last = traffic.days[traffic.days.length - 1]!
-    await measured(cloud.url, 'overview', { day: last })
-    const samples: CallCost[] = []
-    for (let i = 0; i < 20; i++) samples.push(await measured(cloud.url, 'overview', { day: last }))
-    const overview: CallCost = { ...samples[0]!, ms: median(samples.map((s) => s.ms)) }
-
+    let stored = 0
+    let storeMs = 0
+    let foldEventsRead = 0
+    const rowsBefore = cloud.store.stats().rowsRead
+    for (let hour = 1; hour <= 24; hour++) {
+      // Everything received before the run is stored (as `track` stores it when it arrives).
+      const until = midnight(day) + hour * HOUR + 5 * 60_000
+      const t0 = performance.now()
+      let next = stored
+      while (next < data.events.length && data.events[next]!.receivedAt.getTime() < until) next++
+      let freshNext = freshStored
+      while (freshNext < fresh.length && userAt(fresh[freshNext]!) < next) freshNext++
+      if (freshNext > freshStored) cloud.store.insert('users', fresh.slice(freshStored, freshNext))
+      freshStored = freshNext
+      for (let at = stored; at < next; at += INSERT_BATCH) cloud.store.insert('events', data.events.slice(at, Math.min(at + INSERT_BATCH, next)) as never[])
+      stored = next
+      storeMs += performance.now() - t0
+      for (const report of await invoke('hourly', until)) foldEventsRead += report.folded?.events ?? 0
+      if (process.env.BENCH_DEBUG) log(`    ${hour}: ${invocations.slice(-3).map((i) => `${i.action} ${i.rowsRead} rows ${i.seconds.toFixed(2)} s`).join('; ')}`)
+      if (hour % 6 === 0) log(`    ${String(hour).padStart(2)}:05  ${stored.toLocaleString('en')} events stored, ${invocations.length} invocations so far`)
+    }
+    for (const report of await invoke('nightly', midnight(day) + DAY + 30 * 60_000)) foldEventsRead += report.folded?.events ?? 0
+    const rollupRowsRead = cloud.store.stats().rowsRead - rowsBefore
+    const exportRows = cloud.store.stats().rowsRead
+    const exports = await invoke('exportDaily', midnight(day) + DAY + HOUR)
+    const exportRowsRead = cloud.store.stats().rowsRead - exportRows
+    const exported = exports.flatMap((r) => r.days).find((d) => d.day === day)
+    if (!exported || exported.rows !== data.events.filter((e) => e.day === day).length) throw new Error(`the export of ${day} has ${exported?.rows} rows, expected ${data.events.filter((e) => e.day === day).length}`)
+    // The day's numbers must be right, or the timings mean nothing: UV and PV against the generated events.
+    const doc = cloud.store.find('metrics_daily', { query: { _id: day } })[0] as { uv: number; pv: number } | undefined
+    const mine = data.events.filter((e) => e.day === day)
+    const uv = new Set(mine.map((e) => e.openid)).size
+    const pv = mine.filter((e) => e.name === 'page_view').length
+    if (!doc || doc.uv !== uv || doc.pv !== pv) throw new Error(`${day}: uv/pv ${doc?.uv}/${doc?.pv}, expected ${uv}/${pv}`)
+    const overview = await callAction(cloud.url, 'analytics', 'overview', { day }, ADMIN)
+    if (!overview.ok) throw new Error('overview failed')
+    const res = await fetch(`${cloud.url}/_/invocations?fn=analytics&limit=1`)
+    const [record] = ((await res.json()) as { invocations: { dbTotal: number; docsRead: number }[] }).invocations
+    log(`    generated and stored in ${((performance.now() - started) / 1000).toFixed(0)} s in all`)
     return {
-      users,
-      events: traffic.events,
-      days,
-      seedSeconds,
-      eventsPerSecond: traffic.events / seedSeconds,
-      dayRollup: { ...dayRollup, day, eventsThatDay: traffic.eventsByDay[day] ?? 0 },
-      backfill,
-      overview,
+      target,
+      events: data.events.length,
+      users: data.users.length,
+      sessions: data.sessions,
+      lateEvents: data.lateEvents,
+      storeSeconds: storeMs / 1000,
+      rollupRowsRead,
+      foldEventsRead,
+      exportRowsRead,
+      exportBytes: exported.bytes,
+      exportParts: exported.parts,
+      invocations,
+      overviewDocsRead: record?.docsRead ?? 0,
+      overviewRoundTrips: record?.dbTotal ?? 0,
     }
   } finally {
-    active = undefined
-    await cloud.stop()
+    await cloud.close()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
-/** What the run will generate and about how long it takes, before it starts. */
-function plan(runs: number[], days: number): string {
-  const events = runs.map((n) => Math.round((n * EVENTS_PER_USER * days) / 30))
-  const minutes = events.reduce((a, b) => a + b, 0) / GENERATED_PER_SECOND / 60
-  return `Generates ${runs.map((n, i) => `${n.toLocaleString('en')} users (~${(events[i]! / 1e6).toFixed(1)}M events)`).join(', then ')} over ${days} days through the tracker into temporary local clouds, then times the rollups: about ${Math.max(1, Math.round(minutes * 1.2))} min here. Ctrl-C stops it and removes the temporary data.`
-}
+const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
-function row(label: string, c: CallCost, extra = ''): string {
-  const mem = c.peakHeapMb ? `, peak heap ${c.peakHeapMb.toFixed(0)} MB (rss ${c.peakRssMb.toFixed(0)} MB)` : ''
-  return `  ${label.padEnd(28)} ${c.ms >= 1000 ? `${(c.ms / 1000).toFixed(1)} s` : `${c.ms.toFixed(1)} ms`}, ${c.dbRoundTrips} DB round trips, ${c.docsRead} documents read${mem}${extra}`
+function summary(r: SizeResult) {
+  const worst = r.invocations.reduce((a, b) => (b.seconds > a.seconds ? b : a))
+  const rollups = r.invocations.filter((i) => i.action !== 'exportDaily')
+  const exports = r.invocations.filter((i) => i.action === 'exportDaily')
+  return {
+    rowsReadPerEvent: r.rollupRowsRead / r.events,
+    foldReadsPerEvent: r.foldEventsRead / r.events,
+    exportRowsPerEvent: r.exportRowsRead / r.events,
+    exportBytesPerEvent: r.exportBytes / r.events,
+    maxSeconds: worst.seconds,
+    worst,
+    rollupInvocations: rollups.length,
+    rollupSeconds: rollups.reduce((n, i) => n + i.seconds, 0),
+    exportInvocations: exports.length,
+    exportSeconds: exports.reduce((n, i) => n + i.seconds, 0),
+    maxRoundTrips: Math.max(...r.invocations.map((i) => i.roundTrips)),
+    peakHeapMb: Math.max(...r.invocations.map((i) => i.peakHeapMb)),
+    peakRssMb: Math.max(...r.invocations.map((i) => i.peakRssMb)),
+    maxHourlySeconds: Math.max(...r.invocations.filter((i) => i.action === 'hourly').map((i) => i.seconds)),
+  }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      users: { type: 'string', default: '45000' },
-      days: { type: 'string', default: '30' },
-      small: { type: 'string', description: 'users of the second, smaller run (default users / 10)' },
-      json: { type: 'boolean', default: false },
-    },
-  })
-  const users = Number(values.users)
-  const days = Number(values.days)
-  const small = Number(values.small ?? Math.round(users / 10))
-  if (!Number.isInteger(users) || users < 10 || !Number.isInteger(days) || days < 2 || days > 30) {
-    throw new Error('--users must be an integer >= 10, --days 2..30')
+  const { values } = parseArgs({ options: { sizes: { type: 'string', default: '100000,1000000' }, extrapolate: { type: 'string', default: '10000000' } } })
+  const sizes = values.sizes.split(',').map(Number)
+  const extrapolated = Number(values.extrapolate)
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1000) || !Number.isInteger(extrapolated)) throw new Error('--sizes: events per day, comma separated, each >= 1000')
+  sizes.sort((a, b) => a - b)
+  const total = sizes.reduce((a, b) => a + b, 0)
+  console.log(`\nMetrics benchmark (node ${process.version}, ${os.cpus().length} cores): one simulated day per size, the analytics timers on schedule`)
+  console.log(`will generate: ${sizes.map((n) => `${fmt(n)} events/day (~${fmt(n / 13)} users)`).join(', ')}; ${fmt(extrapolated)} events/day extrapolated from the largest`)
+  console.log(`estimate: about ${fmt((total * ESTIMATE_US_PER_EVENT) / 60e6, 1)} min (~${ESTIMATE_US_PER_EVENT} µs per event: store, fold, close, export; slower on a loaded machine)\n`)
+  const results: SizeResult[] = []
+  for (const n of sizes) {
+    console.log(`  ${fmt(n)} events/day:`)
+    results.push(await runSize(n, (line) => console.log(line)))
   }
-  const log = values.json ? () => {} : (line: string) => console.log(line)
-  log(`\nMetrics benchmark (node ${process.version})\n`)
-  log(`${plan([users, small], days)}\n`)
-  process.once('SIGINT', () => {
-    process.stderr.write('\nInterrupted: stopping the local cloud and removing its temporary data…\n')
-    void (async () => {
-      const cloud = await active?.catch(() => undefined)
-      await cloud?.stop()
-    })().finally(() => process.exit(130))
-  })
-  const runs: Run[] = []
-  for (const n of [users, small]) {
-    log(`data set: ${n.toLocaleString('en')} users`)
-    runs.push(await run(n, days, log))
+  for (const r of results) {
+    const s = summary(r)
+    console.log(`\n${fmt(r.events)} events/day (${fmt(r.users)} users, ${fmt(r.sessions)} sessions, ${fmt(r.lateEvents)} events of the day before arriving late) — measured`)
+    console.log(`  rows read by the rollups (24 hourly + nightly)  ${fmt(r.rollupRowsRead)} = ${fmt(s.rowsReadPerEvent, 2)} per event (goal <= 2)`)
+    console.log(`  events read by the fold                         ${fmt(r.foldEventsRead)} = ${fmt(s.foldReadsPerEvent, 3)} per event (first reads + refolded provisional slices)`)
+    console.log(`  rollup invocations                              ${s.rollupInvocations}, ${fmt(s.rollupSeconds, 1)} s in all; longest hourly ${fmt(s.maxHourlySeconds, 2)} s`)
+    console.log(`  longest invocation                              ${fmt(s.maxSeconds, 2)} s (${s.worst.action}, ${s.worst.roundTrips} DB round trips, ${fmt(s.worst.rowsRead)} rows read)`)
+    console.log(`  most DB round trips in one invocation           ${s.maxRoundTrips}`)
+    console.log(`  worker peak memory                              ${fmt(s.peakHeapMb)} MB heap, ${fmt(s.peakRssMb)} MB RSS`)
+    console.log(`  export                                          ${s.exportInvocations} invocation(s), ${fmt(s.exportSeconds, 1)} s, ${r.exportParts} part(s), ${fmt(r.exportBytes)} bytes = ${fmt(s.exportBytesPerEvent, 1)} bytes/event, ${fmt(s.exportRowsPerEvent, 2)} rows read per event`)
+    console.log(`  dashboard overview                              ${r.overviewDocsRead} documents read, ${r.overviewRoundTrips} DB round trips`)
   }
-  if (values.json) {
-    console.log(JSON.stringify(runs, null, 2))
-    return
+  const largest = results[results.length - 1]!
+  const s = summary(largest)
+  if (extrapolated > largest.events) {
+    const k = extrapolated / largest.events
+    // Per event: rows read and export bytes stay per event. Per invocation: a fold step grows with the
+    // events of a minute (k times more); close and export steps read a fixed 1,000 documents. A run
+    // starts no step after its 30 s budget, so the longest invocation is the budget plus one step.
+    const hourly = largest.invocations.filter((i) => i.action === 'hourly')
+    const foldStep = Math.max(...hourly.map((i) => i.seconds / Math.max(1, i.rowsRead / (largest.events / 24 / 60))))
+    console.log(`\n${fmt(extrapolated)} events/day — EXTRAPOLATED from ${fmt(largest.events)} (x${fmt(k, 1)}), not measured`)
+    console.log(`  rows read by the rollups                        ~${fmt(largest.rollupRowsRead * k)} = ${fmt(s.rowsReadPerEvent, 2)} per event (per-event costs do not grow with traffic)`)
+    console.log(`  rollup invocation time per day                  ~${fmt(s.rollupSeconds * k / 60, 0)} min over ~${fmt(Math.ceil((s.rollupSeconds * k) / 30))}+ invocations of at most 30 s + one step`)
+    console.log(`  one fold step (a minute of events)              ~${fmt(foldStep * k, 2)} s; longest invocation ~${fmt(30 + foldStep * k, 1)} s (budget 30 s + one step; limit 60 s)`)
+    console.log(`  export                                          ~${fmt(largest.exportBytes * k / 1e6)} MB gzipped, ${fmt(s.exportBytesPerEvent, 1)} bytes/event, ~${fmt(s.exportSeconds * k / 60, 0)} min of invocations`)
   }
-  for (const r of runs) {
-    console.log(`\n${r.users.toLocaleString('en')} users, ${r.events.toLocaleString('en')} events over ${r.days} days (generated at ${Math.round(r.eventsPerSecond).toLocaleString('en')} events/s)`)
-    console.log(row(`one day's rollup (${r.dayRollup.day})`, r.dayRollup, `; ${r.dayRollup.eventsThatDay.toLocaleString('en')} events that day`))
-    console.log(row(`full backfill (${r.days} days)`, r.backfill, ` in ${r.backfill.calls} call(s)`))
-    console.log(row('overview query (median)', r.overview))
-  }
-  const [big, little] = runs as [Run, Run]
-  console.log(
-    `\noverview at ${(big.events / little.events).toFixed(1)}x the events: ${big.overview.docsRead} vs ${little.overview.docsRead} documents read, ${big.overview.dbRoundTrips} vs ${little.overview.dbRoundTrips} round trips`,
-  )
+  console.log(JSON.stringify({ eventsPerDay: largest.events, rowsReadPerEvent: Number(s.rowsReadPerEvent.toFixed(3)), maxInvocationSeconds: Number(s.maxSeconds.toFixed(2)), exportBytesPerEvent: Number(s.exportBytesPerEvent.toFixed(1)) }))
 }
 
 main().catch((err: unknown) => {
