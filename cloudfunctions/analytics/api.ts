@@ -73,11 +73,11 @@ export const analyticsActions = {
   rollup: { input: boundedRange(MAX_BACKFILL_DAYS), auth: 'user' },
   /** The hourly timer: folds the events that arrived, closes the days they changed (today at most every 6 hours). */
   hourly: { input: z.strictObject({}), auth: 'public' },
-  /** The nightly timer: the same, and the final numbers of the funnels whose window closed yesterday. */
+  /** The nightly timer: the same, the final numbers of the funnels whose window closed yesterday, then the day's export. */
   nightly: { input: z.strictObject({}), auth: 'public' },
   /** Admins: a day recomputed from its raw events (the reference the incremental rollup must equal); writes nothing. */
   recompute: { input: z.strictObject({ day: daySchema }), auth: 'user' },
-  /** The export timer (01:00): yesterday's events, and days that received late events since their export, to storage. */
+  /** What the nightly run exports, now: yesterday's events, and days that received late events since their export (admins). */
   exportDaily: { input: z.strictObject({}), auth: 'public' },
   /** Admins: exports the events of each day in [from, to] (a backfill; idempotent). Stops within the budget with `next` set. */
   exportEvents: { input: boundedRange(MAX_BACKFILL_DAYS), auth: 'user' },
@@ -169,6 +169,8 @@ export interface RollupReport {
   next: string | null
   /** What the run folded: minute-slices of received events, the events in them, the partials written. */
   folded: { slices: number; events: number; partials: number } | null
+  /** Days the run exported to storage (the nightly run, and hourly runs finishing its export). */
+  exported?: ExportReport['days']
 }
 
 export interface ExportReport {

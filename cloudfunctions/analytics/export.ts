@@ -136,8 +136,9 @@ export async function exportDay(day: string, seq: number, now: Date, deadline: n
       state.span = Math.ceil(state.span / 4)
       continue
     }
-    if (lines.length + found.length > limit && lines.length > 0) {
-      await flush()
+    if (lines.length + found.length > limit && (lines.length > 0 || state.span > 1)) {
+      if (lines.length > 0) await flush()
+      else state.span = Math.ceil(state.span / 2)
       continue
     }
     found.sort((a, b) => new Date(a.ts).getTime() - new Date(b.ts).getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0))

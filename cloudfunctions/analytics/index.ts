@@ -89,6 +89,12 @@ async function close(run: Run, day: string, metrics: boolean, seq: number): Prom
  */
 async function timerRun(nightly: boolean): Promise<RollupReport> {
   const run = await startRun()
+  if (nightly) {
+    // The day's export is owed from now on (after the fold: late events mark their days), whatever
+    // this run's budget leaves for it.
+    const owed = [...new Set([...(await pendingExports()), ...(await exportTargets())])].sort()
+    await collection('metrics_state').set(EXPORT_STATE, { pending: owed })
+  }
   if (run.report.next) return run.report
   const now = today()
   const { dirty } = await loadFoldState()
@@ -111,6 +117,8 @@ async function timerRun(nightly: boolean): Promise<RollupReport> {
       if (!(await close(run, day, false, 0))) return run.report
     }
   }
+  // Last, the export the nightly run owes (hourly runs finish one the budget cut short).
+  await exportRun(run.report, run.deadline)
   return run.report
 }
 
@@ -126,10 +134,9 @@ async function backfill(days: string[]): Promise<RollupReport> {
   return run.report
 }
 
-/** Exports `days` in order until the budget runs out; a day that stops is resumed by the next call. */
-async function exportDays(days: string[]): Promise<ExportReport> {
+/** Exports `days` in order until `deadline`; a day that stops is resumed by the next call. */
+async function exportDays(days: string[], deadline: number): Promise<ExportReport> {
   const now = new Date()
-  const deadline = Date.now() + budgetMs()
   const { dirty } = await loadFoldState()
   const report: ExportReport = { days: [], next: null }
   for (const [i, day] of days.entries()) {
@@ -145,6 +152,39 @@ async function exportDays(days: string[]): Promise<ExportReport> {
     report.days.push({ day, rows: manifest.rows, bytes: manifest.bytes, parts: manifest.parts.length, manifest: `${exportPrefix(day)}/manifest.json` })
   }
   return report
+}
+
+/** What the daily export owes: yesterday, and any earlier day with events (up to 30 days: late events) not exported since its fold mark last moved. */
+async function exportTargets(): Promise<string[]> {
+  const yesterday = addDays(today(), -1)
+  const { dirty } = await loadFoldState()
+  const days: string[] = []
+  for (const day of dayRange(addDays(yesterday, -30), yesterday)) {
+    const mark = dirty[day]
+    if (day !== yesterday && mark === undefined) continue
+    const exported = await exportedSeq(day)
+    if (exported < (mark ?? 0) || exported < 0) days.push(day)
+  }
+  return days
+}
+
+const EXPORT_STATE = 'export'
+
+/** Days whose export is owed: set by the nightly run, continued by every timer run until done. */
+async function pendingExports(): Promise<string[]> {
+  const saved = (await collection('metrics_state').get(EXPORT_STATE)) as { pending?: string[] } | null
+  return saved?.pending ?? []
+}
+
+/** Exports what is pending within the run's budget; what is left stays pending for the next run. */
+async function exportRun(report: RollupReport, deadline: number): Promise<void> {
+  const pending = await pendingExports()
+  if (pending.length === 0) return
+  const exported = await exportDays(pending, deadline)
+  report.exported = exported.days
+  const left = exported.next ? pending.slice(pending.indexOf(exported.next)) : []
+  await collection('metrics_state').set(EXPORT_STATE, { pending: left })
+  if (exported.next && !report.next) report.next = exported.next
 }
 
 function today(): string {
@@ -211,20 +251,12 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
 
     async exportDaily(_input, ctx) {
       if (!fromTimer(ctx)) await requireAdmin(ctx)
-      const yesterday = addDays(today(), -1)
-      const { dirty } = await loadFoldState()
-      // Yesterday, and any earlier day (late events: up to 30 days) whose fold mark moved since its export.
-      const days: string[] = []
-      for (const day of dayRange(addDays(yesterday, -30), yesterday)) {
-        const exported = await exportedSeq(day)
-        if (day === yesterday ? exported < (dirty[day] ?? 0) || exported < 0 : dirty[day] !== undefined && exported >= 0 && exported < dirty[day]!) days.push(day)
-      }
-      return exportDays(days)
+      return exportDays(await exportTargets(), Date.now() + budgetMs())
     },
 
     async exportEvents({ from, to }, ctx) {
       await requireAdmin(ctx)
-      return exportDays(dayRange(from, to))
+      return exportDays(dayRange(from, to), Date.now() + budgetMs())
     },
 
     async recompute({ day }, ctx) {
@@ -395,5 +427,5 @@ export const main = createRouter<typeof analyticsActions, AnalyticsOutputs>(
       return { funnels }
     },
   },
-  { timers: { hourly: 'hourly', nightly: 'nightly', export: 'exportDaily' } },
+  { timers: { hourly: 'hourly', nightly: 'nightly' } },
 )

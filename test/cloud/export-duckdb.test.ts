@@ -149,24 +149,25 @@ test('exporting again is idempotent: the same parts, byte for byte', async () =>
   expect(digest()).toEqual(before)
 })
 
-test('the export timer exports yesterday once, and again only a day that received late events', async () => {
-  const run = async () => {
+test('the nightly run exports yesterday once, and again only a day that received late events', async () => {
+  const nightly = async () => {
     const days: string[] = []
     for (let calls = 0; calls < 1000; calls++) {
-      const report = await call('exportDaily', {})
-      days.push(...report.days.map((d) => d.day))
+      const report = await call('nightly', {})
+      days.push(...(report.exported ?? []).map((d) => d.day))
       if (report.next === null) return days
     }
-    throw new Error('exportDaily did not finish')
+    throw new Error('nightly did not finish')
   }
   // Every day was exported above and nothing changed since: nothing to do.
-  expect(await run()).toEqual([])
+  expect(await call('exportDaily', {})).toEqual({ days: [], next: null })
+  expect(await nightly()).toEqual([])
   const late = addDays(FIRST, 2)
   const before = manifestOf(late).rows
   const events = makeSession(prng(7), late, uuidv7(), null)
   await ingest('o-x1', events)
-  // The hourly fold notices the late events and marks their day; the export timer then redoes that day alone.
-  for (let calls = 0; calls < 1000 && (await call('hourly', {})).next !== null; calls++);
-  expect(await run()).toEqual([late])
+  // The next run's fold notices the late events and marks their day; the nightly export redoes that day alone.
+  expect(await nightly()).toEqual([late])
   expect(manifestOf(late).rows).toBe(before + events.length)
+  expect(await nightly()).toEqual([])
 })
