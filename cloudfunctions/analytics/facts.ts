@@ -128,6 +128,9 @@ export interface TrafficTotals {
   sessionsWithError: number
 }
 
+/** Funnel medians are exact up to this many entrants a day (then estimated from a sample of them). */
+export const MAX_EXACT_GAPS = 5_000
+
 /** What a day's close adds up, chunk by chunk: sums over disjoint sets of users. */
 export interface DayAcc extends TrafficTotals {
   errors: [string, number][]
@@ -249,6 +252,9 @@ export function addUser(
     const into = acc.funnels[f]!
     for (let j = 0; j < times.length; j++) into.depth[j]!++
     into.gaps.push(times.slice(1).map((t, j) => t - times[j]!))
+    // Bounded, so the accumulator a stopped close saves stays small: past the cap every other
+    // user's gaps are dropped (a deterministic half sample; the medians become estimates).
+    if (into.gaps.length >= 2 * MAX_EXACT_GAPS) into.gaps = into.gaps.filter((_, i) => i % 2 === 0)
   })
 }
 

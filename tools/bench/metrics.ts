@@ -168,7 +168,7 @@ async function runSize(target: number, log: (line: string) => void): Promise<Siz
   mkdirSync(path.join(ROOT, 'node_modules/.cache'), { recursive: true })
   const dir = mkdtempSync(path.join(ROOT, 'node_modules/.cache/bench-metrics-'))
   const { clockFile } = clockedFunctions(dir)
-  const cloud = await LocalCloud.start({ port: 0, dataDir: path.join(dir, 'data'), functionsDir: dir, timers: false, maxWorkers: 1, log: () => {} })
+  const cloud = await LocalCloud.start({ port: 0, dataDir: path.join(dir, 'data'), functionsDir: dir, timers: false, maxWorkers: 1, log: process.env.BENCH_LOG ? (line) => console.error(line) : () => {} })
   try {
     // The day played is a week ago (any past day would do; `track`'s 30-day window is not involved).
     const day = addDays(shanghaiDay(Date.now()), -7)
@@ -308,9 +308,8 @@ async function main(): Promise<void> {
   const results: SizeResult[] = []
   for (const n of sizes) {
     console.log(`  ${fmt(n)} events/day:`)
-    results.push(await runSize(n, (line) => console.log(line)))
-  }
-  for (const r of results) {
+    const r = await runSize(n, (line) => console.log(line))
+    results.push(r)
     const s = summary(r)
     console.log(`\n${fmt(r.events)} events/day (${fmt(r.users)} users, ${fmt(r.sessions)} sessions, ${fmt(r.lateEvents)} events of the day before arriving late) — measured`)
     console.log(`  rows read by the rollups (24 hourly + nightly)  ${fmt(r.rollupRowsRead)} = ${fmt(s.rowsReadPerEvent, 2)} per event (goal <= 2)`)
