@@ -308,7 +308,14 @@ async function main(): Promise<void> {
   const results: SizeResult[] = []
   for (const n of sizes) {
     console.log(`  ${fmt(n)} events/day:`)
-    const r = await runSize(n, (line) => console.log(line))
+    let r: SizeResult
+    try {
+      r = await runSize(n, (line) => console.log(line))
+    } catch (err) {
+      // Reported, not hidden: the sizes measured so far still count, and the JSON line is for the largest of them.
+      console.log(`\n${fmt(n)} events/day — FAILED, not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`)
+      break
+    }
     results.push(r)
     const s = summary(r)
     console.log(`\n${fmt(r.events)} events/day (${fmt(r.users)} users, ${fmt(r.sessions)} sessions, ${fmt(r.lateEvents)} events of the day before arriving late) — measured`)
@@ -321,7 +328,8 @@ async function main(): Promise<void> {
     console.log(`  export                                          ${s.exportInvocations} invocation(s), ${fmt(s.exportSeconds, 1)} s, ${r.exportParts} part(s), ${fmt(r.exportBytes)} bytes = ${fmt(s.exportBytesPerEvent, 1)} bytes/event, ${fmt(s.exportRowsPerEvent, 2)} rows read per event`)
     console.log(`  dashboard overview                              ${r.overviewDocsRead} documents read, ${r.overviewRoundTrips} DB round trips`)
   }
-  const largest = results[results.length - 1]!
+  const largest = results[results.length - 1]
+  if (!largest) throw new Error('no size was measured')
   const s = summary(largest)
   if (extrapolated > largest.events) {
     const k = extrapolated / largest.events
