@@ -163,12 +163,16 @@ function clockedFunctions(dir: string): { clockFile: string } {
   return { clockFile }
 }
 
+/** What a Ctrl-C must clean up: the running size's local cloud and its temporary folder. */
+let active: { cloud: LocalCloud; dir: string } | null = null
+
 async function runSize(target: number, log: (line: string) => void): Promise<SizeResult> {
   // Inside the repository, so the function copy resolves wx-server-sdk from its node_modules.
   mkdirSync(path.join(ROOT, 'node_modules/.cache'), { recursive: true })
   const dir = mkdtempSync(path.join(ROOT, 'node_modules/.cache/bench-metrics-'))
   const { clockFile } = clockedFunctions(dir)
   const cloud = await LocalCloud.start({ port: 0, dataDir: path.join(dir, 'data'), functionsDir: dir, timers: false, maxWorkers: 1, log: process.env.BENCH_LOG ? (line) => console.error(line) : () => {} })
+  active = { cloud, dir }
   try {
     // The day played is a week ago (any past day would do; `track`'s 30-day window is not involved).
     const day = addDays(shanghaiDay(Date.now()), -7)
@@ -266,6 +270,7 @@ async function runSize(target: number, log: (line: string) => void): Promise<Siz
       overviewRoundTrips: record?.dbTotal ?? 0,
     }
   } finally {
+    active = null
     await cloud.close()
     rmSync(dir, { recursive: true, force: true })
   }
@@ -305,6 +310,14 @@ async function main(): Promise<void> {
   console.log(`\nMetrics benchmark (node ${process.version}, ${os.cpus().length} cores): one simulated day per size, the analytics timers on schedule`)
   console.log(`will generate: ${sizes.map((n) => `${fmt(n)} events/day (~${fmt(n / 13)} users)`).join(', ')}; ${fmt(extrapolated)} events/day extrapolated from the largest`)
   console.log(`estimate: about ${fmt((total * ESTIMATE_US_PER_EVENT) / 60e6, 1)} min (~${ESTIMATE_US_PER_EVENT} µs per event: store, fold, close, export; slower on a loaded machine)\n`)
+  process.once('SIGINT', () => {
+    process.stderr.write('\nInterrupted: stopping the local cloud and removing its temporary data…\n')
+    const running = active
+    void (async () => {
+      await running?.cloud.close().catch(() => undefined)
+      if (running) rmSync(running.dir, { recursive: true, force: true })
+    })().finally(() => process.exit(130))
+  })
   const results: SizeResult[] = []
   for (const n of sizes) {
     console.log(`  ${fmt(n)} events/day:`)
