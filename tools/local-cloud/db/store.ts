@@ -11,12 +11,14 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { Aggregator, Query } from 'mingo'
+import { Aggregator } from 'mingo/aggregator'
+import { Query } from 'mingo/query'
 import type { Options as MingoOptions } from 'mingo/types'
 import { update as applyUpdate } from 'mingo/updater'
 import { cloneDoc, decodeDoc, type Doc, encodeDoc } from './codec'
 import { collectionNotExist, DbError, duplicateKey } from './errors'
-import { geoContext, type GeoNearStage, geoNearStage, nearSortOf, sortByDistance } from './geo'
+import { type GeoNearStage, geoNearStage, nearSortOf, sortByDistance } from './geo'
+import { cloudQueryOptions } from './operators'
 import { type IndexDef, indexSqlName, jsonPath, planQuery, typedIndexSql } from './planner'
 
 export type { IndexDef } from './planner'
@@ -236,9 +238,7 @@ export class DocumentStore {
       if (!Object.prototype.hasOwnProperty.call(options.collections, name)) this.createCollection(name)
     }
     this.mingoOptions = {
-      idKey: '_id',
-      useStrictMode: true,
-      context: geoContext(),
+      ...cloudQueryOptions(),
       // Like MongoDB, a $lookup from a collection that does not exist joins nothing.
       collectionResolver: (name: string) => (this.hasCollection(name) ? this.allDocs(name) : []),
     }
