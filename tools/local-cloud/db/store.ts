@@ -175,6 +175,28 @@ function checkOperandTypes(doc: Doc, update: Doc): void {
   }
 }
 
+/**
+ * Field names starting with `$` are refused in stored documents, at any depth, as MongoDB before 5.0
+ * refuses them ("not valid for storage"); see docs/local-cloud.md for why the local cloud follows it.
+ */
+function checkFieldNames(doc: Doc): void {
+  const walk = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, `${path}.${i}`))
+      return
+    }
+    if (typeof value !== 'object' || value === null || value instanceof Date || value instanceof RegExp) return
+    for (const [key, item] of Object.entries(value)) {
+      const at = path ? `${path}.${key}` : key
+      if (key.startsWith('$')) {
+        throw new DbError('DATABASE_REQUEST_FAILED', `[FailedOperation] The dollar ($) prefixed field '${key}' in '${at}' is not valid for storage.`)
+      }
+      walk(item, at)
+    }
+  }
+  walk(doc, '')
+}
+
 /** `$sample`: `size` distinct documents at random (mingo's draws with replacement, repeating some). */
 function sample(docs: Doc[], spec: unknown): Doc[] {
   const size = (spec as { size?: unknown } | null)?.size
@@ -546,6 +568,7 @@ export class DocumentStore {
 
   private writeRow(collection: string, doc: Doc, existing: Row | undefined): void {
     const id = keyOf(doc._id)
+    checkFieldNames(doc)
     try {
       if (existing) {
         this.statement(`UPDATE ${table(collection)} SET doc = ?, ver = ver + 1 WHERE _id = ?`).run(encodeDoc(doc), id)
@@ -605,6 +628,30 @@ export class DocumentStore {
         return { updated: 0, upsertedId: String(next._id) }
       }
       return { updated }
+    })
+    return run()
+  }
+
+  /**
+   * `updateAndReturn`: updates the first match and returns it as updated, or null when nothing
+   * matches. `updated` counts the match (1 even when the values were already those), as the cloud
+   * reports it for this call.
+   */
+  modifyAndReturn(collection: string, query: Doc, data: Doc): { updated: number; doc: Doc | null } {
+    this.requireCollection(collection)
+    if (!isOperatorDoc(data)) {
+      throw new DbError('DATABASE_REQUEST_FAILED', 'Update data must only contain update operators ($set, $inc, ...)')
+    }
+    const run = this.sql.transaction(() => {
+      let first: { row: Row; doc: Doc } | undefined
+      for (const match of this.matching(collection, query)) {
+        first = match
+        break // closes the read before writing
+      }
+      if (!first) return { updated: 0, doc: null }
+      const next = this.applyTo(first.doc, { data, merge: true })
+      if (!sameDoc(first.doc, next)) this.writeRow(collection, next, first.row)
+      return { updated: 1, doc: next }
     })
     return run()
   }
@@ -687,6 +734,7 @@ export class DocumentStore {
     const existing = this.txGet(id, collection, doc._id)
     if (existing) throw duplicateKey(this.env, collection, '_id_', `{ _id: ${JSON.stringify(doc._id)} }`)
     const docId = keyOf(doc._id)
+    checkFieldNames(doc)
     this.transaction(id).writes.set(txKey(collection, docId), { collection, id: docId, doc })
     return docId
   }
