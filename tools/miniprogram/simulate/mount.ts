@@ -133,7 +133,7 @@ export function loadPage(full: string, root = MP_ROOT): { id: string; components
  * How long waitFor waits by default. Generous: on a 2-core CI machine running every suite, a page's
  * first calls (cloud function cold start, bundling) take several seconds; this is a wait, not a timing check.
  */
-const WAIT_MS = 10_000
+const WAIT_MS = 25_000
 
 /** Unmounts of the pages attached and not yet unmounted (see unmountAll). */
 const live = new Set<() => void>()
