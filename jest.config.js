@@ -6,12 +6,15 @@ module.exports = {
     {
       displayName: 'node',
       testEnvironment: 'node',
+      // Generous: a test's own waits time out first, with their message; CI runs on a loaded machine.
+      testTimeout: 60_000,
       testMatch: ['<rootDir>/test/cloud/**/*.test.ts', '<rootDir>/test/tools/**/*.test.ts'],
       transform: { '^.+\\.ts$': swc },
     },
     {
       displayName: 'miniprogram',
       testEnvironment: 'jsdom',
+      testTimeout: 60_000,
       testMatch: ['<rootDir>/test/miniprogram/**/*.test.ts'],
       // TDesign's dist (in miniprogram_npm) is ES modules: it goes through the same transform.
       transform: { '^.+\\.(ts|js)$': swc },

@@ -26,7 +26,7 @@ const apps: App[] = []
 
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterEach(() => {
   jest.restoreAllMocks()
   for (const a of apps.splice(0)) a.tracker.stopTracker()

@@ -28,7 +28,7 @@ const DETAIL = 'packages/guide/detail/index'
 const ME = 'packages/me/index'
 const ADMIN = 'packages/admin/index'
 
-jest.setTimeout(20_000)
+jest.setTimeout(60_000)
 
 let cloud: CloudProcess
 const mounted: { unmount(): void }[] = []
@@ -38,7 +38,7 @@ let currentFake: FakeWx | undefined
 
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterEach(() => {
   tracker?.stopTracker()
   tracker = undefined
