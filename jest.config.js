@@ -2,19 +2,19 @@
 const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }]
 
 module.exports = {
+  // Generous (a global option: projects cannot set it): a test's own waits time out first, with
+  // their message, and CI runs on a loaded machine.
+  testTimeout: 60_000,
   projects: [
     {
       displayName: 'node',
       testEnvironment: 'node',
-      // Generous: a test's own waits time out first, with their message; CI runs on a loaded machine.
-      testTimeout: 60_000,
       testMatch: ['<rootDir>/test/cloud/**/*.test.ts', '<rootDir>/test/tools/**/*.test.ts'],
       transform: { '^.+\\.ts$': swc },
     },
     {
       displayName: 'miniprogram',
       testEnvironment: 'jsdom',
-      testTimeout: 60_000,
       testMatch: ['<rootDir>/test/miniprogram/**/*.test.ts'],
       // TDesign's dist (in miniprogram_npm) is ES modules: it goes through the same transform.
       transform: { '^.+\\.(ts|js)$': swc },

@@ -38,7 +38,7 @@ function start(fake: FakeWx = createWx()): App {
   jest.resetModules()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 30_000 })
   const tracker = require('../../miniprogram/core/tracker') as TrackerModule
   const app = require('../../miniprogram/core/app-tracking') as AppTrackingModule
   const uuid = require('../../miniprogram/core/uuid') as UuidModule

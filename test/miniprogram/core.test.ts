@@ -29,7 +29,7 @@ function load(url: string, fake: FakeWx = createWx()): Core {
   jest.resetModules()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const cloud = require('../../miniprogram/core/cloud') as CloudModule
-  cloud.configureCloud({ mode: 'local', localCloudUrl: url, retryBaseMs: 1, timeoutMs: 3000 })
+  cloud.configureCloud({ mode: 'local', localCloudUrl: url, retryBaseMs: 1, timeoutMs: 30_000 })
   return {
     fake,
     cloud,

@@ -73,7 +73,7 @@ function launch(options: LaunchOptions = {}): Device {
   if (options.openid) fake.storage.set(OPENID_KEY, options.openid)
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: options.url ?? cloud.url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: options.url ?? cloud.url, retryBaseMs: 1, timeoutMs: 30_000 })
   const tracker = require('../../miniprogram/core/tracker') as TrackerModule
   tracker.initTracker({ flushAt: 1000, flushIntervalMs: 3_600_000 })
   if (options.consent ?? true) tracker.setConsent(true)

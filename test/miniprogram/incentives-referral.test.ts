@@ -70,7 +70,7 @@ function launch(fake: FakeWx, options: { path?: string; scene?: number; query?: 
     definition = d
   }
   const client = require('../../miniprogram/core/cloud') as Cloud
-  client.configureCloud({ mode: 'local', localCloudUrl: cloudUrl, retryBaseMs: 5, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: cloudUrl, retryBaseMs: 5, timeoutMs: 30_000 })
   const calls: CallRecord[] = []
   client.observeCalls((record) => calls.push(record))
   trackers.push(require('../../miniprogram/core/tracker') as Tracker)

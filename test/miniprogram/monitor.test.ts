@@ -42,7 +42,7 @@ function boot(url: string, { consent = true, flushAt = 1000 } = {}): Device {
   const fake = createWx()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: url, retryBaseMs: 1, timeoutMs: 5000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: url, retryBaseMs: 1, timeoutMs: 30_000 })
   const tracker = require('../../miniprogram/core/tracker') as TrackerModule
   const monitor = require('../../miniprogram/core/monitor') as MonitorModule
   tracker.initTracker({ flushAt, flushIntervalMs: 3_600_000 })

@@ -52,7 +52,7 @@ async function device(agreed = true): Promise<FakeWx> {
   const fake = createWx()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 30_000 })
   const earlier = require('../../miniprogram/core/tracker') as TrackerModule
   earlier.initTracker({ flushIntervalMs: 3_600_000 })
   if (agreed) {

@@ -44,7 +44,7 @@ function boot(url: string, options: Options = {}, fake: FakeWx = createWx()): De
   jest.resetModules()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: url, retryBaseMs: 1, timeoutMs: 30_000 })
   const tracker = require('../../miniprogram/core/tracker') as TrackerModule
   tracker.initTracker({ flushIntervalMs: 60_000, ...options })
   const device = { fake, tracker, cloud: client }
