@@ -4,7 +4,7 @@ const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es
 module.exports = {
   // Generous (a global option: projects cannot set it): a test's own waits time out first, with
   // their message, and CI runs on a loaded machine.
-  testTimeout: 60_000,
+  testTimeout: 180_000,
   projects: [
     {
       displayName: 'node',

@@ -149,7 +149,7 @@ describe('cold and warm starts', () => {
 describe('failures', () => {
   let t: TestCloud
   beforeAll(async () => {
-    t = await startCloud({ functionsDir: FIXTURE_FUNCTIONS })
+    t = await startCloud({ functionsDir: FIXTURE_FUNCTIONS, timeoutScale: 1 }) // the timeout is tested
   })
   afterAll(async () => {
     await t.stop()

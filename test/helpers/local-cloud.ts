@@ -23,7 +23,7 @@ export interface TestCloud {
 export async function startCloud(options: LocalCloudOptions & { seed?: boolean } = {}): Promise<TestCloud> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'local-cloud-test-'))
   const logs: string[] = []
-  const cloud = await LocalCloud.start({ port: 0, timers: false, maxWorkers: 2, timeoutScale: options.functionsDir === FIXTURE_FUNCTIONS ? 1 : TEST_TIMEOUT_SCALE, ...options, dataDir, log: (line) => logs.push(line) })
+  const cloud = await LocalCloud.start({ port: 0, timers: false, maxWorkers: 2, timeoutScale: TEST_TIMEOUT_SCALE, ...options, dataDir, log: (line) => logs.push(line) })
   if (options.seed) seedDemo(cloud.store)
   return {
     cloud,

@@ -22,7 +22,7 @@ import { adminRequest, callFunction, deadUrl } from './harness/net'
 import { startProxy, storedEvents, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 type TrackerModule = typeof import('../../miniprogram/core/tracker')
 

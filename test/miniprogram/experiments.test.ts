@@ -16,7 +16,7 @@ import { adminRequest, deadUrl, hangingServer } from './harness/net'
 import { sleep, startProxy, storedEvents, until } from './harness/tracking'
 import { createWx, type FakeWx, installCloud } from './harness/wx'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 type CloudModule = typeof import('../../miniprogram/core/cloud')
 type TrackerModule = typeof import('../../miniprogram/core/tracker')

@@ -25,7 +25,7 @@ const INBOX = 'packages/feedback/inbox/index'
 const OPENID_KEY = 'local-cloud:openid'
 const ADMIN = `dev-${randomBytes(6).toString("hex")}`
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 let cloud: CloudProcess
 let tmp: string

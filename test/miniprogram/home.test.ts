@@ -49,7 +49,7 @@ let cloud: CloudProcess
 const addedCategories: SeedCategory[] = []
 // Longer than jest's 5 s, as the other page tests: a mount and its first cloud calls take longer than
 // that on a loaded 2-core machine, and a wait that fails reports the page text and runs the cleanup.
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 const mounted: Mounted[] = []
 

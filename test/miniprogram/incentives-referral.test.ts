@@ -14,7 +14,7 @@ import { deadUrl } from './harness/net'
 import { sleep, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 const OPENID_KEY = 'local-cloud:openid'
 const DONE_KEY = 'referral:done'

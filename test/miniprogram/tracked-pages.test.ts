@@ -28,7 +28,7 @@ const DETAIL = 'packages/guide/detail/index'
 const ME = 'packages/me/index'
 const ADMIN = 'packages/admin/index'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 let cloud: CloudProcess
 const mounted: { unmount(): void }[] = []
