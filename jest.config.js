@@ -2,6 +2,9 @@
 const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }]
 
 module.exports = {
+  // Generous (a global option: projects cannot set it): a test's own waits time out first, with
+  // their message, and CI runs on a loaded machine.
+  testTimeout: 180_000,
   projects: [
     {
       displayName: 'node',

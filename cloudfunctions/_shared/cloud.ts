@@ -206,9 +206,15 @@ export function collection<N extends CollectionName>(name: N): TypedCollection<D
   }
 }
 
-/** The database refused a commit because a document the transaction read or wrote changed meanwhile. */
+/**
+ * A transaction conflict: a write to a document another open transaction is writing, or one changed
+ * since the transaction started, fails at once; a commit fails when a plain write changed a document
+ * the transaction wrote. A commit's error keeps its `code`; wx-server-sdk turns an error of a write
+ * inside the transaction into errCode -501001 and keeps only its message ("...TransactionConflict...").
+ */
 export function isTransactionConflict(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'DATABASE_TRANSACTION_CONFLICT'
+  const e = err as { code?: unknown; errMsg?: unknown } | null
+  return e?.code === 'DATABASE_TRANSACTION_CONFLICT' || (typeof e?.errMsg === 'string' && /TransactionConflict|DATABASE_TRANSACTION_CONFLICT/.test(e.errMsg))
 }
 
 /** The single-document operations a transaction allows (by _id, plus add), typed by the manifest. */
@@ -244,8 +250,8 @@ export interface TransactionOptions {
 
 /**
  * Runs `fn` in one database transaction: every write it makes commits together or not at all.
- * Reads inside see the transaction's own writes; the commit fails if anything read or written changed
- * meanwhile (optimistic concurrency), and then `fn` runs again on fresh data, a bounded number of
+ * Reads inside see the transaction's snapshot and its own writes; a write conflict (see
+ * isTransactionConflict) ends the attempt, and then `fn` runs again on fresh data, a bounded number of
  * times, after a short random pause so contenders spread out. An error thrown by `fn` rolls back and
  * is rethrown as is. Only get/add/update/set/remove by _id work inside (the cloud's own limits).
  */

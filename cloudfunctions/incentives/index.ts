@@ -6,7 +6,7 @@
  * file reads the facts, runs the transactions and answers.
  */
 import { isAdmin } from '../_shared/admin'
-import { collection, command, isDuplicateKeyError, miniProgramCode, runTransaction, type Transaction, tempFileUrl, uploadFile } from '../_shared/cloud'
+import { collection, command, isDuplicateKeyError, isTransactionConflict, miniProgramCode, runTransaction, type Transaction, tempFileUrl, uploadFile } from '../_shared/cloud'
 import { newShortCode } from '../_shared/codes'
 import type { CheckinDoc, PointsAccountDoc, PointsLedgerDoc } from '../_shared/models'
 import { AppError, createRouter } from '../_shared/router'
@@ -95,7 +95,7 @@ async function grantIn(tx: Transaction, account: PointsAccountDoc, grants: Grant
 
 function busy(err: unknown): never {
   // Retries exhausted on conflicts: many writes to one account at once. Nothing was written.
-  if ((err as { code?: unknown } | null)?.code === 'DATABASE_TRANSACTION_CONFLICT') {
+  if (isTransactionConflict(err)) {
     throw new AppError('CONFLICT', '操作太频繁，请稍后再试。')
   }
   throw err

@@ -226,6 +226,105 @@ describe('stages', () => {
   })
 })
 
+describe('expression operators the cloud documents', () => {
+  beforeAll(async () => {
+    await db.createCollection('dates')
+    await db.createCollection('students')
+    await db.collection('dates').add({
+      data: [
+        { _id: 'doc', date: new Date('2019-05-14T09:38:51.686Z') },
+        { _id: 'new-year', date: new Date('2016-01-01T00:00:00Z') },
+        { _id: 'first-monday', date: new Date('2016-01-04T00:00:00Z') },
+        { _id: 'sunday', date: new Date('1998-11-01T00:00:00Z') },
+      ],
+    })
+    await db.collection('students').add({
+      data: [
+        { _id: 1, birthday: '1999/12/12', firstName: 'Yuanxin' },
+        { _id: 2, birthday: '1998/11/11', firstName: 'Weijia' },
+        { _id: 3, birthday: '1997/10/10', firstName: 'Chengxi' },
+      ],
+    })
+  })
+
+  test('week counts Sunday-started weeks, days before the first Sunday being week 0 (strftime %U)', async () => {
+    const docs = await list(db.collection('dates').aggregate().project({ week: $.week('$date') }).sort({ _id: 1 }))
+    expect(Object.fromEntries(docs.map((d) => [d._id, d.week]))).toEqual({ doc: 19, 'new-year': 0, 'first-monday': 1, sunday: 44 })
+    const zoned = await list(db.collection('dates').aggregate().match({ _id: 'sunday' }).project({ week: $.week({ date: '$date', timezone: '-0500' }) }))
+    expect(zoned[0]!.week).toBe(43)
+  })
+
+  test('substr and substrBytes: a negative length takes the rest of the string, a negative start gives ""', async () => {
+    const docs = await list(
+      db
+        .collection('students')
+        .aggregate()
+        .sort({ _id: 1 })
+        .project({
+          _id: 0,
+          year: $.substrBytes(['$birthday', 0, 4]),
+          month: $.substrBytes(['$birthday', 5, 2]),
+          day: $.substrBytes(['$birthday', 8, -1]),
+          rest: $.substr(['$firstName', 1, -1]),
+          none: $.substr(['$firstName', -1, 2]),
+        }),
+    )
+    expect(docs).toEqual([
+      { year: '1999', month: '12', day: '12', rest: 'uanxin', none: '' },
+      { year: '1998', month: '11', day: '11', rest: 'eijia', none: '' },
+      { year: '1997', month: '10', day: '10', rest: 'hengxi', none: '' },
+    ])
+  })
+
+  test('indexOfCP finds a substring by code point, from an optional start to an optional end; -1 when absent', async () => {
+    const docs = await list(
+      db
+        .collection('students')
+        .aggregate()
+        .match({ _id: 1 })
+        .project({
+          _id: 0,
+          n: $.indexOfCP(['$firstName', 'n']),
+          fromFour: $.indexOfCP(['$firstName', 'n', 4]),
+          within: $.indexOfCP(['$firstName', 'x', 0, 3]),
+          missing: $.indexOfCP(['$firstName', 'q']),
+          cjk: $.indexOfCP(['冬至快乐，冬', '快乐']),
+        }),
+    )
+    // Yuanxin: the first n is at 3, the next from 4 on at 6; x (4) lies past the end (3).
+    expect(docs).toEqual([{ n: 3, fromFour: 6, within: -1, missing: -1, cjk: 2 }])
+  })
+
+  test('geoNear with distanceMultiplier scales the distance (meters x 0.001 = km)', async () => {
+    const docs = await list(
+      db.collection('stores').aggregate().geoNear({ near: db.Geo.Point(116.3975, 39.9087), spherical: true, distanceField: 'km', distanceMultiplier: 0.001, query: { _id: 'near' } }),
+    )
+    expect(docs[0]!.km).toBeGreaterThan(1.3)
+    expect(docs[0]!.km).toBeLessThan(1.4)
+  })
+
+  test('geoNear accepts near as { longitude, latitude }, as older SDKs send it, with distanceMultiplier', async () => {
+    const res = await fetch(`${t.url}/admin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        action: 'database.aggregateDocuments',
+        collectionName: 'stores',
+        stages: [
+          { stageKey: '$geoNear', stageValue: JSON.stringify({ near: { longitude: 116.3975, latitude: 39.9087 }, spherical: true, distanceField: 'km', distanceMultiplier: 0.001 }) },
+          { stageKey: '$limit', stageValue: '2' },
+        ],
+      }),
+    })
+    const body = (await res.json()) as { data?: { list: string[] }; code?: string }
+    expect(body.code).toBeUndefined()
+    const docs = body.data!.list.map((item) => JSON.parse(item) as Doc)
+    expect(docs.map((d) => d._id)).toEqual(['here', 'closed'])
+    expect(docs[0]!.km).toBe(0)
+    expect(docs[1]!.km).toBeLessThan(0.1)
+  })
+})
+
 describe('result size', () => {
   test('local cloud: a pipeline without a limit stage returns at most 20 documents; limit raises it', async () => {
     const thirty = () => db.collection('thirty').aggregate()

@@ -116,6 +116,28 @@ describe('add', () => {
     expect((await db.collection('items').doc('my-id').get()).data).toEqual({ _id: 'my-id', n: 1 })
   })
 
+  test('a field name starting with $ (like $_key), at the top or nested, is refused with -502001 and nothing is stored; so are set and update writing one', async () => {
+    const refusals: [string, Promise<unknown>][] = [
+      ['add', db.collection('items').add({ data: { _id: 'dollar-top', $_key: 1 } })],
+      ['add nested', db.collection('items').add({ data: { _id: 'dollar-nested', meta: { list: [{ $_key: 'x' }] } } })],
+      ['add batch', db.collection('items').add({ data: [{ _id: 'dollar-ok' }, { _id: 'dollar-bad', $where: 'x' }] })],
+    ]
+    for (const [name, call] of refusals) {
+      const err = await rejection(call)
+      expect([name, err.errCode]).toEqual([name, -502001])
+      expect(err.errMsg).toContain('is not valid for storage')
+    }
+    expect(stored('items', { _id: { $in: ['dollar-top', 'dollar-nested', 'dollar-ok', 'dollar-bad'] } })).toEqual([])
+
+    await db.collection('items').add({ data: { _id: 'dollar-target', n: 1 } })
+    expect((await rejection(db.collection('items').doc('dollar-target').set({ data: { $_key: 1 } }))).errCode).toBe(-502001)
+    expect((await rejection(db.collection('items').doc('dollar-target').update({ data: { meta: { $_key: 1 } } }))).errCode).toBe(-502001)
+    expect(stored('items', { _id: 'dollar-target' })).toEqual([{ _id: 'dollar-target', n: 1 }])
+    // A $ inside a name or a value is fine.
+    await db.collection('items').add({ data: { _id: 'dollar-inside', price$: '$5' } })
+    expect(stored('items', { _id: 'dollar-inside' })).toEqual([{ _id: 'dollar-inside', price$: '$5' }])
+  })
+
   test('add of an array inserts every document and returns all their _ids in order', async () => {
     const res = await db.collection('batch').add({ data: [{ i: 0 }, { _id: 'b-custom', i: 1 }, { i: 2 }] })
     expect(res._ids).toHaveLength(3)

@@ -118,6 +118,22 @@ describe('field and array commands', () => {
     expect(await ids({ 'lines.sku': 'a', 'lines.qty': _.gt(2) })).toEqual(['p1', 'p2', 'p4'])
   })
 
+  test('elemMatch with field conditions matches arrays of embedded documents, never arrays of plain values', async () => {
+    await db.createCollection('scores')
+    await db.collection('scores').add({
+      data: [
+        { _id: 'docs', tags: [{ value: 1 }, { value: -1 }] },
+        { _id: 'plain', tags: [1, 2, 3] },
+        { _id: 'mixed', tags: [5, { value: 0 }] },
+        { _id: 'none', tags: [] },
+      ],
+    })
+    const where = async (q: unknown) => ((await db.collection('scores').where(q).get()).data as Doc[]).map((d) => d._id).sort()
+    expect(await where({ tags: _.elemMatch({ value: _.gt(0) }) })).toEqual(['docs'])
+    // Conditions on the elements themselves still match plain values.
+    expect(await where({ tags: _.elemMatch(_.gt(2)) })).toEqual(['mixed', 'plain'])
+  })
+
   test('size matches the array length', async () => {
     expect(await ids({ tags: _.size(2) })).toEqual(['p1', 'p2'])
     expect(await ids({ lines: _.size(0) })).toEqual(['p3'])
@@ -127,6 +143,21 @@ describe('field and array commands', () => {
     expect(await ids(_.expr($.gt(['$stock', '$price'])))).toEqual(['p1', 'p3'])
     expect(await ids(_.expr($.eq([$.multiply(['$price', 2]), '$stock'])))).toEqual(['p1'])
     expect(await ids(_.and([{ tags: 'fruit' }, _.expr($.lt(['$stock', '$price']))]))).toEqual(['p2', 'p4'])
+  })
+})
+
+describe('jsonSchema', () => {
+  test('jsonSchema matches the documents valid against the schema (required, bsonType, minimum, enum)', async () => {
+    const schema = {
+      required: ['name', 'price'],
+      properties: {
+        name: { bsonType: 'string' },
+        price: { bsonType: ['int', 'double'], minimum: 2 },
+        tags: { bsonType: 'array', items: { enum: ['fruit', 'red', 'yellow', 'smelly'] } },
+      },
+    }
+    expect(await ids(_.jsonSchema(schema))).toEqual(['p1', 'p2', 'p4'])
+    expect(await ids(_.and([_.jsonSchema({ required: ['rating'] }), { price: _.gt(1) }]))).toEqual(['p1'])
   })
 })
 

@@ -213,6 +213,40 @@ describe('where().update, doc().set and special values', () => {
   })
 })
 
+// updateAndReturn (database.modifyAndReturnDoc) is exposed by @cloudbase/node-sdk only (wx-server-sdk
+// 4.0.2 has no such method): "更新一条文档并返回更新后的文档".
+describe('updateAndReturn (@cloudbase/node-sdk)', () => {
+  let nodeDb: any
+  beforeAll(() => {
+    const tcb = require('@cloudbase/node-sdk')
+    nodeDb = tcb.init({ env: tcb.SYMBOL_CURRENT_ENV }).database()
+  })
+
+  test('updates the first match and returns the document as updated, even when the update moves it out of the filter', async () => {
+    const id = await seed({ state: 'queued', n: 1 })
+    const other = await seed({ state: 'queued', n: 2 })
+    const res = await nodeDb.collection('docs').where({ _id: id, state: 'queued' }).updateAndReturn({ state: 'taken', n: nodeDb.command.inc(10) })
+    expect(res.updated).toBe(1)
+    expect(res.doc).toEqual({ _id: id, state: 'taken', n: 11 })
+    expect((await db.collection('docs').doc(id).get()).data).toEqual({ _id: id, state: 'taken', n: 11 })
+    expect((await db.collection('docs').doc(other).get()).data).toEqual({ _id: other, state: 'queued', n: 2 })
+  })
+
+  test('counts updated: 1 and returns the document when the new values equal the old', async () => {
+    const id = await seed({ state: 'same' })
+    const res = await nodeDb.collection('docs').where({ _id: id }).updateAndReturn({ state: 'same' })
+    expect(res.updated).toBe(1)
+    expect(res.doc).toEqual({ _id: id, state: 'same' })
+  })
+
+  test('no match: updated 0 and doc null, and nothing is written', async () => {
+    const res = await nodeDb.collection('docs').where({ state: 'no-such-state' }).updateAndReturn({ state: 'x' })
+    expect(res.updated).toBe(0)
+    expect(res.doc).toBeNull()
+    expect((await db.collection('docs').where({ state: 'x' }).count()).total).toBe(0)
+  })
+})
+
 describe('concurrency without transactions', () => {
   test('200 concurrent _.inc(1) on one document lose no update', async () => {
     const id = await seed({ n: 0 })

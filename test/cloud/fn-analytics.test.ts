@@ -11,7 +11,7 @@ import { type DeviceEvent, shanghaiDayOf } from '../helpers/events'
 import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
 import { prng } from '../helpers/prng'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 const ADMIN = 'o-analytics-admin'
 const DAY = 86_400_000

@@ -15,7 +15,7 @@ type Created = ChannelOutputs['createCode']
 type Doc = Record<string, unknown>
 
 // Cold workers drawing and uploading mini-program codes take seconds on a loaded 2-core CI machine.
-jest.setTimeout(30_000)
+jest.setTimeout(180_000)
 
 const ADMIN = 'o-channel-admin'
 /** The code alphabet leaves out 0/O and 1/l/I. */

@@ -16,7 +16,7 @@ import { shanghaiDayOf } from '../helpers/events'
 import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
 import { prng } from '../helpers/prng'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 const ADMIN = 'o-exp-admin'
 const QA = 'o-exp-qa'

@@ -17,7 +17,7 @@ import { type Doc, type Failure, incentives, type Out } from '../helpers/incenti
 import { callAction, callGateway, startCloud, type TestCloud } from '../helpers/local-cloud'
 import { type RiggedFunctions, riggedFunctions } from '../helpers/rigged-functions'
 
-jest.setTimeout(60_000)
+jest.setTimeout(180_000)
 
 const ADMIN = 'o-inc-admin'
 /** A Monday; every test moves the functions' clock relative to it. */

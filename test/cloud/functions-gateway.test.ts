@@ -23,7 +23,7 @@ const APPID = 'wx1234567890abcdef'
 
 let t: TestCloud
 beforeAll(async () => {
-  t = await startCloud({ functionsDir: FIXTURE_FUNCTIONS, env: ENV, appid: APPID })
+  t = await startCloud({ functionsDir: FIXTURE_FUNCTIONS, env: ENV, appid: APPID, timeoutScale: 1 }) // time_limit_in_ms is checked
 })
 afterAll(async () => {
   await t.stop()

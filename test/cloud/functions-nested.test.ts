@@ -24,7 +24,7 @@ interface Stats {
 
 let t: TestCloud
 beforeAll(async () => {
-  t = await startCloud({ functionsDir: FIXTURE_FUNCTIONS })
+  t = await startCloud({ functionsDir: FIXTURE_FUNCTIONS, timeoutScale: 1 }) // a child's timeout is tested
 })
 afterAll(async () => {
   await t.stop()

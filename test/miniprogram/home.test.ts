@@ -49,13 +49,13 @@ let cloud: CloudProcess
 const addedCategories: SeedCategory[] = []
 // Longer than jest's 5 s, as the other page tests: a mount and its first cloud calls take longer than
 // that on a loaded 2-core machine, and a wait that fails reports the page text and runs the cleanup.
-jest.setTimeout(20_000)
+jest.setTimeout(180_000)
 
 const mounted: Mounted[] = []
 
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterEach(() => {
   for (const m of mounted.splice(0)) m.unmount()
 })
@@ -427,9 +427,9 @@ describe('cache', () => {
     const requests = first.fake.log.requests.length
 
     const m = await mount({ fake: first.fake, cloudUrl: await deadUrl() })
-    await m.waitFor(() => m.page.data.status === 'ready', 'list from cache', 200)
+    await m.waitFor(() => m.page.data.status === 'ready', 'list from cache')
     expect(shownCards(m)).toEqual(expected)
-    await m.waitFor(() => tabNames(m).length === tabs.length, 'tabs from cache', 200)
+    await m.waitFor(() => tabNames(m).length === tabs.length, 'tabs from cache')
     expect(tabNames(m)).toEqual(tabs)
     await sleep(100)
     expect(m.fake.log.requests).toHaveLength(requests)
@@ -456,17 +456,18 @@ describe('cache', () => {
     const held = await gate(cloud.url)
     try {
       const m = await mount({ fake: first.fake, cloudUrl: held.url })
-      await m.waitFor(() => m.page.data.status === 'ready', 'cached list', 200)
+      await m.waitFor(() => m.page.data.status === 'ready', 'cached list')
       expect(shownCards(m)[0]).toMatchObject({ id: top._id, stat: `${old} 阅读` })
       await m.waitFor(() => held.held() === 1, 'the background refresh')
       expect(categoryRequests(m, held.url)).toHaveLength(0) // the categories are still fresh
 
+      const releasedAt = Date.now()
       held.release()
       await m.waitFor(() => shownCards(m)[0]?.stat === '1.2万 阅读', 'fresh views')
       expect(shownCards(m).map((c) => c.id)).toEqual(expectedGuides().slice(0, 10).map((g) => g._id))
       const saved = m.fake.storage.get(PAGE_KEY) as { v: number; t: number; d: { items: { id: string; views: number }[] } }
       expect(saved.d.items[0]).toMatchObject({ id: top._id, views: 12345 })
-      expect(Date.now() - saved.t).toBeLessThan(10_000)
+      expect(saved.t).toBeGreaterThanOrEqual(releasedAt)
     } finally {
       await held.close()
       await set(old)

@@ -19,7 +19,7 @@ import { callFunction, deadUrl } from './harness/net'
 import { nativeAttr, ownerData } from './harness/nodes'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(30_000)
+jest.setTimeout(180_000)
 
 const OPENID_KEY = 'local-cloud:openid'
 const TEMPLATE = 'tmpl-checkin-reminder'

@@ -47,12 +47,12 @@ const refusedWord = readFileSync(path.resolve(__dirname, '../../tools/local-clou
   .find((word) => /[\u4e00-\u9fff]/.test(word))!
 
 // Longer than waitFor's 5 s, so a wait that fails reports the page text and `finally` blocks still run.
-jest.setTimeout(15_000)
+jest.setTimeout(180_000)
 
 let cloud: CloudProcess
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterAll(() => cloud?.stop())
 
 function newOpenid(): string {

@@ -10,7 +10,7 @@ import { adminRequest } from './harness/net'
 import { sleep, storedEvents } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(20_000)
+jest.setTimeout(180_000)
 
 const app = homeLaunches()
 const OPENID_KEY = 'local-cloud:openid'

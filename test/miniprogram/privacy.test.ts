@@ -7,7 +7,7 @@ import { homeLaunches, type Launched } from './harness/launch'
 import { sleep, storedEvents, until } from './harness/tracking'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(20_000)
+jest.setTimeout(180_000)
 
 const app = homeLaunches()
 

@@ -16,7 +16,7 @@ import { mountPage, type Mounted } from './harness/mount'
 import { callFunction } from './harness/net'
 import { createWx, type FakeWx } from './harness/wx'
 
-jest.setTimeout(30_000)
+jest.setTimeout(180_000)
 
 const OPENID_KEY = 'local-cloud:openid'
 const ADMIN = 'dev-subscribe-admin'

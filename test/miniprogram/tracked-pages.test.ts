@@ -28,7 +28,7 @@ const DETAIL = 'packages/guide/detail/index'
 const ME = 'packages/me/index'
 const ADMIN = 'packages/admin/index'
 
-jest.setTimeout(20_000)
+jest.setTimeout(180_000)
 
 let cloud: CloudProcess
 const mounted: { unmount(): void }[] = []
@@ -38,7 +38,7 @@ let currentFake: FakeWx | undefined
 
 beforeAll(async () => {
   cloud = await startCloudProcess()
-}, 30_000)
+}, 90_000)
 afterEach(() => {
   tracker?.stopTracker()
   tracker = undefined
@@ -52,7 +52,7 @@ async function device(agreed = true): Promise<FakeWx> {
   const fake = createWx()
   ;(globalThis as Record<string, unknown>).wx = fake.wx
   const client = require('../../miniprogram/core/cloud') as CloudModule
-  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 3000 })
+  client.configureCloud({ mode: 'local', localCloudUrl: cloud.url, retryBaseMs: 1, timeoutMs: 30_000 })
   const earlier = require('../../miniprogram/core/tracker') as TrackerModule
   earlier.initTracker({ flushIntervalMs: 3_600_000 })
   if (agreed) {

@@ -463,10 +463,9 @@ describe('this project', () => {
     expect(checkPlaceholders(mpRoot, app)).toEqual([])
   })
 
-  test('planning is fast and deterministic', () => {
-    const started = Date.now()
+  test('planning is deterministic', () => {
+    // (How long it takes is not a test's business: the build prints it.)
     const again = planSubpackageNpm(mpRoot, app)
-    expect(Date.now() - started).toBeLessThan(2000)
     expect(again).toEqual(plan)
   })
 

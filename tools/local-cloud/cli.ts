@@ -34,6 +34,7 @@ const HELP = `Usage: npm start -- [options]
   --import <dir>   load an export (database + storage) before serving; replaces the collections it holds
   --export-on-exit <dir>  export the database and storage to <dir> when stopped (Ctrl-C)
   --json           print one JSON line when ready (for scripts and tests)
+  --timeout-scale <n>  multiply every function's timeout (default 1; tests on a loaded machine)
 
 The console (data, config, storage, messages, timers) is at the printed URL, e.g. http://127.0.0.1:${DEFAULT_PORT}/
 `
@@ -69,6 +70,7 @@ function parseOptions() {
       import: { type: 'string' },
       'export-on-exit': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      'timeout-scale': { type: 'string', default: '1' },
     },
   })
 }
@@ -83,6 +85,8 @@ async function main(): Promise<void> {
   const workers = Number(values.workers)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got ${values.port}`)
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be 1-64, got ${values.workers}`)
+  const timeoutScale = Number(values['timeout-scale'])
+  if (!(timeoutScale >= 1 && timeoutScale <= 100)) throw new Error(`--timeout-scale must be 1-100, got ${values['timeout-scale']}`)
   const dataDir = path.resolve(values.data ?? path.join(ROOT, '.cloud'))
   checkWordsFile(values.words)
   // Before building: a second `npm start` on a busy port stops here, without touching the bundles.
@@ -106,6 +110,7 @@ async function main(): Promise<void> {
     timers: !values['no-timers'],
     watch: !values['no-watch'],
     importDir,
+    timeoutScale,
     log: values.json ? (line) => process.stderr.write(`${line}\n`) : undefined,
   })
   const seeded = values['no-seed'] ? { categories: 0, guides: 0 } : seedDemo(cloud.store)

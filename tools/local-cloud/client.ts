@@ -42,13 +42,14 @@ export interface CloudProcess {
 }
 
 /** Starts `npm start`'s CLI on a free port with a temporary data directory (removed by stop()). */
-export async function startCloudProcess(options: { workers?: number; prefix?: string; seed?: boolean; host?: string } = {}): Promise<CloudProcess> {
+export async function startCloudProcess(options: { workers?: number; prefix?: string; seed?: boolean; host?: string; timeoutScale?: number } = {}): Promise<CloudProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), options.prefix ?? 'local-cloud-'))
   const args = ['tools/local-cloud/cli.ts', '--port', '0', '--data', dataDir, '--json', '--no-watch', '--no-timers', '--workers', String(options.workers ?? 2)]
   if (options.host) args.push('--host', options.host)
   if (!options.seed) args.push('--no-seed')
   // Scripts and tests configure subscription templates themselves (or test them unconfigured).
   args.push('--no-template-ids')
+  if (options.timeoutScale) args.push('--timeout-scale', String(options.timeoutScale))
   // Its own process group: a Ctrl-C in the terminal reaches the script, which stops the cloud in
   // order (and removes its data), instead of both racing to exit.
   const proc = spawn(process.execPath, [createRequire(__filename).resolve('tsx/cli'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })

@@ -85,6 +85,8 @@ export interface LocalCloudOptions {
   /** Load an export (export.ts) into the database and storage before serving. */
   importDir?: string
   log?: (line: string) => void
+  /** Multiplies every function's timeout (default 1, the cloud's own; see readFunctionConfig). */
+  timeoutScale?: number
 }
 
 export interface Identity {
@@ -343,7 +345,7 @@ export class LocalCloud implements ConsoleHost {
   }
 
   private loadFunction(name: string): void {
-    const config = readFunctionConfig(this.functionsDir, name)
+    const config = readFunctionConfig(this.functionsDir, name, this.options.timeoutScale)
     this.configs.set(name, config)
     this.pools.set(
       name,

@@ -13,7 +13,8 @@ export interface WxLog {
   stopPullDownRefresh: number
   titles: string[]
   shareMenus: unknown[]
-  requests: { url: string; data: unknown; header: Record<string, string> }[]
+  /** `at`: Date.now() when the request was made (tests check order against timers, not durations). */
+  requests: { url: string; data: unknown; header: Record<string, string>; at: number }[]
   /** wx APIs something asked for that this fake does not provide. */
   missing: string[]
 }
@@ -60,7 +61,7 @@ export type RequestOptions = {
 } & Callbacks<{ statusCode: number; data: unknown; header: Record<string, string> }>
 
 function request(log: WxLog, options: RequestOptions): void {
-  log.requests.push({ url: options.url, data: options.data, header: options.header ?? {} })
+  log.requests.push({ url: options.url, data: options.data, header: options.header ?? {}, at: Date.now() })
   httpRequest(options)
 }
 

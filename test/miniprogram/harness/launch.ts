@@ -71,7 +71,7 @@ export function homeLaunches() {
   }
   beforeAll(async () => {
     cloud = await startCloudProcess()
-  }, 30_000)
+  }, 90_000)
   afterEach(() => {
     for (const l of [...open]) close(l)
   })

@@ -44,7 +44,8 @@ export function trackBatches(fake: FakeWx): TrackedEvent[][] {
 const nativeSetTimeout = globalThis.setTimeout
 export const sleep = (ms: number) => new Promise((resolve) => nativeSetTimeout(resolve, ms))
 
-export async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+/** Waits for `condition`, generously: it only waits (a loaded machine is slow), it measures nothing. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 25_000): Promise<void> {
   const deadline = performance.now() + timeoutMs
   while (!condition()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)

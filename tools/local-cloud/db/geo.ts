@@ -6,7 +6,6 @@
 import booleanIntersects from '@turf/boolean-intersects'
 import booleanWithin from '@turf/boolean-within'
 import turfDistance from '@turf/distance'
-import { Context } from 'mingo'
 import type { Doc } from './codec'
 import { DbError } from './errors'
 
@@ -98,13 +97,8 @@ const $geoIntersects = (selector: string, value: unknown) => {
   }
 }
 
-let context: Context | undefined
-
-/** A mingo context with the geo query operators added. */
-export function geoContext(): Context {
-  context ??= Context.init().addQueryOps({ $nearSphere, $geoWithin, $geoIntersects } as never)
-  return context
-}
+/** The geo query operators, for the store's mingo context (operators.ts). */
+export const geoQueryOperators = { $nearSphere, $geoWithin, $geoIntersects }
 
 /** The field a query sorts by distance (`field: { $nearSphere }` at the top level), if any. */
 export function nearSortOf(query: Doc): { field: string; center: Position } | null {
@@ -136,9 +130,21 @@ export interface GeoNearStage {
   includeLocs?: string
 }
 
+/**
+ * The centre of an aggregate `$geoNear`: a GeoJSON Point, or `{ longitude, latitude }` as older
+ * SDKs send `near` (a `db.Geo.Point`'s own fields, not its GeoJSON), or a legacy `[lng, lat]` pair.
+ */
+function nearPoint(near: unknown): Position | null {
+  const point = pointOf(near)
+  if (point) return point
+  if (Array.isArray(near) && near.length === 2 && near.every((n) => typeof n === 'number')) return near as Position
+  const { longitude, latitude } = (typeof near === 'object' && near !== null ? near : {}) as { longitude?: unknown; latitude?: unknown }
+  return typeof longitude === 'number' && typeof latitude === 'number' ? [longitude, latitude] : null
+}
+
 /** The aggregate `$geoNear` stage: documents nearest first, with their distance in `distanceField`. */
 export function geoNearStage(docs: Doc[], stage: GeoNearStage, matches: (doc: Doc) => boolean): Doc[] {
-  const center = pointOf(stage.near)
+  const center = nearPoint(stage.near)
   if (!center || typeof stage.distanceField !== 'string') {
     throw new DbError('DATABASE_INVALID_OPERRATOR', '$geoNear needs near (a Point) and distanceField')
   }

@@ -11,12 +11,14 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { Aggregator, Query } from 'mingo'
+import { Aggregator } from 'mingo/aggregator'
+import { Query } from 'mingo/query'
 import type { Options as MingoOptions } from 'mingo/types'
 import { update as applyUpdate } from 'mingo/updater'
 import { cloneDoc, decodeDoc, type Doc, encodeDoc } from './codec'
-import { collectionNotExist, DbError, duplicateKey } from './errors'
-import { geoContext, type GeoNearStage, geoNearStage, nearSortOf, sortByDistance } from './geo'
+import { collectionNotExist, DbError, duplicateKey, transactionConflict, transactionNotExist } from './errors'
+import { type GeoNearStage, geoNearStage, nearSortOf, sortByDistance } from './geo'
+import { cloudQueryOptions } from './operators'
 import { type IndexDef, indexSqlName, jsonPath, planQuery, typedIndexSql } from './planner'
 
 export type { IndexDef } from './planner'
@@ -75,11 +77,17 @@ interface PendingWrite {
   doc: Doc | null
 }
 
+/** A document as a transaction's snapshot holds it: null and version 0 when it did not exist. */
+interface Snapshot {
+  doc: Doc | null
+  ver: number
+}
+
 interface Transaction {
   id: string
   startedAt: number
-  /** key -> version read (0 = did not exist) */
-  reads: Map<string, number>
+  /** key -> the document as of the transaction's start (filled when read, or when changed since) */
+  snapshot: Map<string, Snapshot>
   writes: Map<string, PendingWrite>
 }
 
@@ -173,6 +181,28 @@ function checkOperandTypes(doc: Doc, update: Doc): void {
   }
 }
 
+/**
+ * Field names starting with `$` are refused in stored documents, at any depth, as MongoDB before 5.0
+ * refuses them ("not valid for storage"); see docs/local-cloud.md for why the local cloud follows it.
+ */
+function checkFieldNames(doc: Doc): void {
+  const walk = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, `${path}.${i}`))
+      return
+    }
+    if (typeof value !== 'object' || value === null || value instanceof Date || value instanceof RegExp) return
+    for (const [key, item] of Object.entries(value)) {
+      const at = path ? `${path}.${key}` : key
+      if (key.startsWith('$')) {
+        throw new DbError('DATABASE_REQUEST_FAILED', `[FailedOperation] The dollar ($) prefixed field '${key}' in '${at}' is not valid for storage.`)
+      }
+      walk(item, at)
+    }
+  }
+  walk(doc, '')
+}
+
 /** `$sample`: `size` distinct documents at random (mingo's draws with replacement, repeating some). */
 function sample(docs: Doc[], spec: unknown): Doc[] {
   const size = (spec as { size?: unknown } | null)?.size
@@ -211,6 +241,8 @@ export class DocumentStore {
   private readonly sql: Database.Database
   private readonly indexes = new Map<string, IndexDef[]>()
   private readonly transactions = new Map<string, Transaction>()
+  /** Transaction locks: document key -> the open transaction that wrote it. */
+  private readonly locks = new Map<string, string>()
   private readonly mingoOptions: Partial<MingoOptions>
   private readonly counters = { rowsRead: 0 }
   /**
@@ -236,9 +268,7 @@ export class DocumentStore {
       if (!Object.prototype.hasOwnProperty.call(options.collections, name)) this.createCollection(name)
     }
     this.mingoOptions = {
-      idKey: '_id',
-      useStrictMode: true,
-      context: geoContext(),
+      ...cloudQueryOptions(),
       // Like MongoDB, a $lookup from a collection that does not exist joins nothing.
       collectionResolver: (name: string) => (this.hasCollection(name) ? this.allDocs(name) : []),
     }
@@ -546,6 +576,8 @@ export class DocumentStore {
 
   private writeRow(collection: string, doc: Doc, existing: Row | undefined): void {
     const id = keyOf(doc._id)
+    checkFieldNames(doc)
+    if (this.transactions.size > 0) this.keepSnapshots(collection, id, this.row(collection, id))
     try {
       if (existing) {
         this.statement(`UPDATE ${table(collection)} SET doc = ?, ver = ver + 1 WHERE _id = ?`).run(encodeDoc(doc), id)
@@ -558,6 +590,7 @@ export class DocumentStore {
   }
 
   private deleteRow(collection: string, id: string): number {
+    if (this.transactions.size > 0) this.keepSnapshots(collection, id, this.row(collection, id))
     return this.statement(`DELETE FROM ${table(collection)} WHERE _id = ?`).run(id).changes
   }
 
@@ -609,6 +642,30 @@ export class DocumentStore {
     return run()
   }
 
+  /**
+   * `updateAndReturn`: updates the first match and returns it as updated, or null when nothing
+   * matches. `updated` counts the match (1 even when the values were already those), as the cloud
+   * reports it for this call.
+   */
+  modifyAndReturn(collection: string, query: Doc, data: Doc): { updated: number; doc: Doc | null } {
+    this.requireCollection(collection)
+    if (!isOperatorDoc(data)) {
+      throw new DbError('DATABASE_REQUEST_FAILED', 'Update data must only contain update operators ($set, $inc, ...)')
+    }
+    const run = this.sql.transaction(() => {
+      let first: { row: Row; doc: Doc } | undefined
+      for (const match of this.matching(collection, query)) {
+        first = match
+        break // closes the read before writing
+      }
+      if (!first) return { updated: 0, doc: null }
+      const next = this.applyTo(first.doc, { data, merge: true })
+      if (!sameDoc(first.doc, next)) this.writeRow(collection, next, first.row)
+      return { updated: 1, doc: next }
+    })
+    return run()
+  }
+
   private applyTo(doc: Doc, spec: Pick<ModifySpec, 'data' | 'merge'>): Doc {
     if (!spec.merge) {
       if ('_id' in spec.data && spec.data._id !== doc._id) {
@@ -643,43 +700,102 @@ export class DocumentStore {
   }
 
   // ---- transactions --------------------------------------------------------------------------
-  // Optimistic: reads record the version they saw, writes are buffered; commit checks that nothing
-  // read or written changed since and applies every write in one SQLite transaction, otherwise it
-  // fails with DATABASE_TRANSACTION_CONFLICT (which runTransaction retries).
+  // Snapshot isolation, as WeChat documents its cloud database transactions (数据库事务, 快照隔离):
+  // reads see the documents as they were when the transaction started (plus its own writes); a
+  // write buffers the new document and takes the document's transaction lock, and a write by
+  // another open transaction to a locked document fails at once with DATABASE_TRANSACTION_CONFLICT,
+  // as does a write to a document changed since the snapshot. The commit applies every write in one
+  // SQLite transaction. A transaction that conflicts is over (its locks are released); committing,
+  // aborting or expiring ends it too, and using it then answers DATABASE_TRANSACTION_FAIL.
+  //
+  // Snapshots are copy-on-write: nothing is copied when a transaction starts; before any committed
+  // change to a document, each open transaction that has not seen the document yet keeps its old
+  // version (keepSnapshots).
 
   beginTransaction(): string {
     this.expireTransactions()
     const id = `local-txn-${newId()}`
-    this.transactions.set(id, { id, startedAt: Date.now(), reads: new Map(), writes: new Map() })
+    this.transactions.set(id, { id, startedAt: Date.now(), snapshot: new Map(), writes: new Map() })
     return id
   }
 
   private transaction(id: string): Transaction {
     this.expireTransactions()
     const txn = this.transactions.get(id)
-    if (!txn) {
-      throw new DbError('DATABASE_REQUEST_FAILED', `Transaction ${id} does not exist (committed, aborted or expired after ${TRANSACTION_TTL_MS / 1000}s)`)
-    }
+    if (!txn) throw transactionNotExist(id)
     return txn
+  }
+
+  /** Ends a transaction (commit, abort, conflict or expiry): it is forgotten and its locks released. */
+  private endTransaction(txn: Transaction): void {
+    this.transactions.delete(txn.id)
+    for (const key of txn.writes.keys()) {
+      if (this.locks.get(key) === txn.id) this.locks.delete(key)
+    }
   }
 
   private expireTransactions(): void {
     const now = Date.now()
-    for (const [id, txn] of this.transactions) {
-      if (now - txn.startedAt > TRANSACTION_TTL_MS) this.transactions.delete(id)
+    for (const txn of [...this.transactions.values()]) {
+      if (now - txn.startedAt > TRANSACTION_TTL_MS) this.endTransaction(txn)
     }
   }
 
-  /** The document as this transaction sees it (its own writes included), or null. */
+  /** Called before a committed change to a document: open transactions keep the version they would read. */
+  private keepSnapshots(collection: string, id: string, before: Row | undefined): void {
+    if (this.transactions.size === 0) return
+    const key = txKey(collection, id)
+    let kept: Snapshot | undefined
+    for (const txn of this.transactions.values()) {
+      if (txn.snapshot.has(key)) continue
+      kept ??= { doc: before ? decodeDoc(before.doc) : null, ver: before?.ver ?? 0 }
+      txn.snapshot.set(key, kept)
+    }
+  }
+
+  /** The document in this transaction's snapshot (read now if nothing changed it since the start). */
+  private snapshotOf(txn: Transaction, collection: string, id: string): Snapshot {
+    const key = txKey(collection, id)
+    let snap = txn.snapshot.get(key)
+    if (!snap) {
+      const row = this.row(collection, id)
+      snap = { doc: row ? decodeDoc(row.doc) : null, ver: row?.ver ?? 0 }
+      txn.snapshot.set(key, snap)
+    }
+    return snap
+  }
+
+  /**
+   * Takes the document's transaction lock before a write, or fails at once (and ends the
+   * transaction) when another open transaction holds it or the document changed since the snapshot.
+   */
+  private lockForWrite(txn: Transaction, collection: string, id: string): void {
+    const key = txKey(collection, id)
+    const holder = this.locks.get(key)
+    let conflict: string | null = null
+    if (holder !== undefined && holder !== txn.id) conflict = 'another open transaction is writing it'
+    else if ((this.row(collection, id)?.ver ?? 0) !== this.snapshotOf(txn, collection, id).ver) conflict = 'it changed after this transaction started'
+    if (conflict) {
+      this.endTransaction(txn)
+      throw transactionConflict(collection, id, conflict)
+    }
+    this.locks.set(key, txn.id)
+  }
+
+  /** The document as this transaction sees it (its snapshot and its own writes), or null. */
   txGet(id: string, collection: string, docId: unknown): Doc | null {
     const txn = this.transaction(id)
     this.requireCollection(collection)
-    const key = txKey(collection, keyOf(docId))
-    const pending = txn.writes.get(key)
-    if (pending) return pending.doc ? cloneDoc(pending.doc) : null
-    const row = this.row(collection, keyOf(docId))
-    if (!txn.reads.has(key)) txn.reads.set(key, row?.ver ?? 0)
-    return row ? decodeDoc(row.doc) : null
+    const key = keyOf(docId)
+    const pending = txn.writes.get(txKey(collection, key))
+    const doc = pending ? pending.doc : this.snapshotOf(txn, collection, key).doc
+    return doc ? cloneDoc(doc) : null
+  }
+
+  private txWrite(txn: Transaction, collection: string, id: string, doc: Doc | null): void {
+    if (doc) checkFieldNames(doc)
+    this.lockForWrite(txn, collection, id)
+    txn.writes.set(txKey(collection, id), { collection, id, doc })
   }
 
   txInsert(id: string, collection: string, input: Doc): string {
@@ -687,17 +803,18 @@ export class DocumentStore {
     const existing = this.txGet(id, collection, doc._id)
     if (existing) throw duplicateKey(this.env, collection, '_id_', `{ _id: ${JSON.stringify(doc._id)} }`)
     const docId = keyOf(doc._id)
-    this.transaction(id).writes.set(txKey(collection, docId), { collection, id: docId, doc })
+    this.txWrite(this.transaction(id), collection, docId, doc)
     return docId
   }
 
   txModify(id: string, collection: string, docId: unknown, data: Doc, merge: boolean, upsert: boolean): { updated: number; upsertedId?: string } {
     const current = this.txGet(id, collection, docId)
+    const txn = this.transaction(id)
     const key = keyOf(docId)
     if (!current) {
       if (!upsert) return { updated: 0 }
       const next = merge ? this.applyTo({ _id: docId }, { data, merge }) : { ...data, _id: docId }
-      this.transaction(id).writes.set(txKey(collection, key), { collection, id: key, doc: next })
+      this.txWrite(txn, collection, key, next)
       return { updated: 0, upsertedId: key }
     }
     if (merge && !isOperatorDoc(data)) {
@@ -705,27 +822,27 @@ export class DocumentStore {
     }
     const next = this.applyTo(current, { data, merge })
     if (sameDoc(current, next)) return { updated: 0 }
-    this.transaction(id).writes.set(txKey(collection, key), { collection, id: key, doc: next })
+    this.txWrite(txn, collection, key, next)
     return { updated: 1 }
   }
 
   txRemove(id: string, collection: string, docId: unknown): number {
     const current = this.txGet(id, collection, docId)
     if (!current) return 0
-    const key = keyOf(docId)
-    this.transaction(id).writes.set(txKey(collection, key), { collection, id: key, doc: null })
+    this.txWrite(this.transaction(id), collection, keyOf(docId), null)
     return 1
   }
 
   commitTransaction(id: string): void {
     const txn = this.transaction(id)
-    this.transactions.delete(id)
+    this.endTransaction(txn)
     const run = this.sql.transaction(() => {
-      for (const [key, version] of txn.reads) {
-        const [collection, docId] = key.split('\u0000') as [string, string]
-        const now = this.row(collection, docId)?.ver ?? 0
-        if (now !== version) {
-          throw new DbError('DATABASE_TRANSACTION_CONFLICT', `Transaction conflict on ${collection}/${docId}: it changed after this transaction read it`)
+      // A plain (non-transactional) write does not wait for a transaction's lock here, as it would
+      // on the cloud: if one changed a document this transaction writes, the commit fails instead.
+      for (const write of txn.writes.values()) {
+        const now = this.row(write.collection, write.id)?.ver ?? 0
+        if (now !== this.snapshotOf(txn, write.collection, write.id).ver) {
+          throw transactionConflict(write.collection, write.id, 'it changed after this transaction started')
         }
       }
       for (const write of txn.writes.values()) {
@@ -737,8 +854,7 @@ export class DocumentStore {
   }
 
   abortTransaction(id: string): void {
-    this.transaction(id)
-    this.transactions.delete(id)
+    this.endTransaction(this.transaction(id))
   }
 
   /** Number of open transactions (exposed for tests and diagnostics). */

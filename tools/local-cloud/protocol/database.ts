@@ -146,9 +146,8 @@ export function handleDatabase(store: DocumentStore, action: string, body: Body)
       const collection = str(body, 'collectionName')
       const query = object(wire(body, 'query', {}), 'query')
       const data = cloudUpdate(object(wire(body, 'data'), 'data'))
-      const result = store.modify(collection, { query, data, merge: true, upsert: false, multi: false })
-      const [doc] = result.updated > 0 || store.count(collection, query) > 0 ? store.find(collection, { query, limit: 1 }) : []
-      return { data: { updated: result.updated, doc: doc ? encodeWire(doc) : null } }
+      const result = store.modifyAndReturn(collection, query, data)
+      return { data: { updated: result.updated, doc: result.doc ? encodeWire(result.doc) : null } }
     }
     case 'database.removeDocument': {
       const collection = str(body, 'collectionName')

@@ -133,7 +133,12 @@ export function loadPage(full: string, root = MP_ROOT): { id: string; components
  * How long waitFor waits by default. Generous: on a 2-core CI machine running every suite, a page's
  * first calls (cloud function cold start, bundling) take several seconds; this is a wait, not a timing check.
  */
-const WAIT_MS = 10_000
+const WAIT_MS = 25_000
+/**
+ * The cloud client's timeout for pages under test: generous for the same reason (tests of the
+ * timeout itself pass their own `timeoutMs`).
+ */
+const CALL_TIMEOUT_MS = 30_000
 
 /** Unmounts of the pages attached and not yet unmounted (see unmountAll). */
 const live = new Set<() => void>()
@@ -201,7 +206,7 @@ export async function mountPageWith(resetModules: () => void, pagePath: string, 
   if (existsSync(path.join(root, 'core/cloud.ts')) || existsSync(path.join(root, 'core/cloud.js'))) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cloud = require(path.join(root, 'core/cloud')) as CloudModule
-    cloud.configureCloud({ mode: 'local', localCloudUrl: options.cloudUrl, retryBaseMs: 5, timeoutMs: options.timeoutMs ?? 3000 })
+    cloud.configureCloud({ mode: 'local', localCloudUrl: options.cloudUrl, retryBaseMs: 5, timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS })
   }
   options.beforeLoad?.()
 
