@@ -126,6 +126,37 @@ export interface Comparison {
   pValue: number | null
   /** Bayesian: P(variant rate > control rate) with Beta(1 + x, 1 + n − x) posteriors. */
   chanceToBeat: number | null
+  /** The same comparison adjusted by pre-exposure activity (CUPED); null when it does not apply. */
+  cuped: CupedComparison | null
+  /**
+   * Always-valid 95% interval of the difference (of CUPED's when `cuped` is set): a confidence
+   * sequence that may be looked at every day; stopping when it excludes 0 keeps the error rate at 5%.
+   */
+  sequentialCi: [number, number] | null
+}
+
+/**
+ * CUPED: each user's outcome adjusted by their pre-exposure activity (goal events in the 14 days
+ * before their first exposure), which removes the part of the variance it predicts.
+ */
+export interface CupedComparison {
+  /** Pooled within-variant slope of conversion on the covariate. */
+  theta: number
+  diff: number
+  diffCi: [number, number]
+  uplift: number | null
+  upliftCi: [number, number] | null
+  /** 1 − Var(adjusted difference) / Var(unadjusted difference); null when the latter is 0. */
+  varianceReduction: number | null
+}
+
+/** Whether it is safe to stop the experiment now, by the always-valid intervals. */
+export interface Stopping {
+  safe: boolean
+  /** The variant whose interval excludes 0 (safe only). */
+  variant?: string
+  /** One zh-CN line for the admin screen. */
+  text: string
 }
 
 /** Sample-ratio-mismatch check: users per variant against the configured weights. */
@@ -174,6 +205,7 @@ export interface ExperimentResults {
   /** Null with fewer than 2 variants or no users. */
   srm: SrmCheck | null
   verdict: Verdict
+  stopping: Stopping
 }
 
 export interface RollupRun {

@@ -5,7 +5,8 @@
  *  1. the exposures of this experiment in [from, to] and the goal events in [from, to + window],
  *     read through the `name_1_openid_1_ts_1` index of `events`;
  *  2. grouped per user: the first exposure, the set of variants seen, the goal event times;
- *  3. per user: converted = a goal event in [first exposure, first exposure + withinDays);
+ *  3. per user: converted = a goal event in [first exposure, first exposure + withinDays); and, for
+ *     CUPED, pre = the goal events in the PRE_DAYS before the first exposure;
  *  4. grouped per variant (users who saw more than one variant, or are on the override list, apart).
  *
  * Large experiments run as several such aggregations over disjoint OPENID ranges (a user's events
@@ -19,9 +20,11 @@ import { collection } from '../_shared/cloud'
 import type { ExperimentResultsDoc } from '../_shared/models'
 import type { ExperimentResults } from './api'
 import { EXPOSURE_EVENT, type ExperimentDoc } from './schema'
-import { analyze } from './stats'
+import { analyze, type PreSums } from './stats'
 
 const DAY_MS = 86_400_000
+/** CUPED's covariate: goal events in this many days before a user's first exposure. */
+export const PRE_DAYS = 14
 /** Group keys for users left out; variant keys cannot contain '#'. */
 const MULTIPLE = '#multiple'
 const OVERRIDDEN = '#overridden'
@@ -37,6 +40,10 @@ interface VariantRow {
   conversions: number
   /** The earliest first exposure in the row. */
   from: Date | null
+  /** Σ pre, Σ pre², Σ pre over users who converted (CUPED). */
+  preSum: number
+  preSq: number
+  preConverted: number
 }
 
 /** An OPENID range [lo, hi); undefined = unbounded. */
@@ -71,8 +78,10 @@ export async function countVariants(exp: ExperimentDoc, from: Date | null, to: D
   const windowMs = exp.goal.withinDays * DAY_MS
   const isExposure = { $eq: ['$name', EXPOSURE_EVENT] }
   const overridden = Object.keys(exp.overrides ?? {})
+  const preMs = PRE_DAYS * DAY_MS
   // Without a start (a running default), everything before `to` counts: no user converts before their first exposure anyway.
-  const ts = { ...(from ? { $gte: from } : {}), $lt: new Date(to.getTime() + windowMs) }
+  // Goal events reach back PRE_DAYS before the start: the pre-period of the first users exposed.
+  const ts = { ...(from ? { $gte: new Date(from.getTime() - preMs) } : {}), $lt: new Date(to.getTime() + windowMs) }
   const openid = { $gt: '', ...(range.lo ? { $gte: range.lo } : {}), ...(range.hi ? { $lt: range.hi } : {}) }
   return collection('events').aggregate<VariantRow>([
     {
@@ -81,7 +90,7 @@ export async function countVariants(exp: ExperimentDoc, from: Date | null, to: D
         name: { $in: [EXPOSURE_EVENT, exp.goal.event] },
         openid,
         ts,
-        $or: [{ name: EXPOSURE_EVENT, 'props.experiment': exp._id, ts: { $lte: to } }, { name: exp.goal.event }],
+        $or: [{ name: EXPOSURE_EVENT, 'props.experiment': exp._id, ts: { ...(from ? { $gte: from } : {}), $lte: to } }, { name: exp.goal.event }],
       },
     },
     {
@@ -111,6 +120,15 @@ export async function countVariants(exp: ExperimentDoc, from: Date | null, to: D
             0,
           ],
         },
+        pre: {
+          $size: {
+            $filter: {
+              input: '$goals',
+              as: 'g',
+              cond: { $and: [{ $ne: ['$$g', null] }, { $lt: ['$$g', '$first'] }, { $gte: ['$$g', { $subtract: ['$first', preMs] }] }] },
+            },
+          },
+        },
       },
     },
     {
@@ -125,6 +143,9 @@ export async function countVariants(exp: ExperimentDoc, from: Date | null, to: D
         users: { $sum: 1 },
         conversions: { $sum: { $cond: ['$converted', 1, 0] } },
         from: { $min: '$first' },
+        preSum: { $sum: '$pre' },
+        preSq: { $sum: { $multiply: ['$pre', '$pre'] } },
+        preConverted: { $sum: { $cond: ['$converted', '$pre', 0] } },
       },
     },
     { $limit: 1000 },
@@ -147,6 +168,9 @@ export async function rollupExperiment(exp: ExperimentDoc, now: Date): Promise<E
         users: (sum?.users ?? 0) + row.users,
         conversions: (sum?.conversions ?? 0) + row.conversions,
         from: sum?.from && row.from && sum.from < row.from ? sum.from : (row.from ?? sum?.from ?? null),
+        preSum: (sum?.preSum ?? 0) + (row.preSum ?? 0),
+        preSq: (sum?.preSq ?? 0) + (row.preSq ?? 0),
+        preConverted: (sum?.preConverted ?? 0) + (row.preConverted ?? 0),
       })
     }
   }
@@ -156,13 +180,11 @@ export async function rollupExperiment(exp: ExperimentDoc, now: Date): Promise<E
     // A device with an old config, or a hand-made event: not part of any variant we can compare.
     console.warn(`[experiments] ${exp._id}: exposures of unknown variants left out: ${unknown.map((r) => `${r._id}=${r.users}`).join(', ')}`)
   }
-  const counted = exp.variants.map((v) => ({
-    key: v.key,
-    name: v.name,
-    weight: v.weight,
-    users: byKey.get(v.key)?.users ?? 0,
-    conversions: byKey.get(v.key)?.conversions ?? 0,
-  }))
+  const counted = exp.variants.map((v) => {
+    const row = byKey.get(v.key)
+    const pre: PreSums = { sum: row?.preSum ?? 0, sumSq: row?.preSq ?? 0, sumConverted: row?.preConverted ?? 0 }
+    return { key: v.key, name: v.name, weight: v.weight, users: row?.users ?? 0, conversions: row?.conversions ?? 0, pre }
+  })
   const firstExposure = rows.reduce<Date | null>((min, r) => (r.from && (!min || r.from < min) ? r.from : min), null)
   const doc: Omit<ExperimentResultsDoc, '_id'> = {
     name: exp.name,
@@ -189,6 +211,9 @@ export function toResults(doc: ExperimentResultsDoc): ExperimentResults {
   return {
     key: _id,
     ...rest,
+    // Results stored before CUPED and the always-valid interval: recomputed within the hour.
+    comparisons: rest.comparisons.map((c) => ({ ...c, cuped: c.cuped ?? null, sequentialCi: c.sequentialCi ?? null })),
+    stopping: rest.stopping ?? { safe: false, text: '还不能判断能否停止：等下次计算（每小时）' },
     startedAt: iso(startedAt),
     stoppedAt: iso(stoppedAt),
     from: iso(from),

@@ -9,13 +9,20 @@
  *    posteriors (uniform priors), by Evan Miller's exact closed form.
  *  - Sample-ratio mismatch: Pearson's chi-squared goodness of fit of users per variant against the
  *    configured weights, k − 1 degrees of freedom; flagged when p < 0.001 (GrowthBook's default).
+ *  - Always-valid (sequential) interval of the difference: the asymptotic confidence sequence of
+ *    Waudby-Smith et al. (arXiv 2103.06476) as GrowthBook's sequential testing uses it, tuning
+ *    parameter N* = 5000; it may be looked at every day, and stopping when it excludes 0 keeps the
+ *    false-positive rate at α.
+ *  - CUPED: the difference adjusted by each user's pre-exposure activity (θ = pooled within-variant
+ *    slope of the outcome on it, which is what a regression on variant and covariate estimates).
  *
  * Special functions: log-gamma (Lanczos, g = 7), the regularized incomplete gamma (series and
  * continued fraction, Numerical Recipes §6.2); the normal CDF is erfc, which is Q(1/2, x²).
  * test/cloud/experiments-stats.test.ts checks them against numeric integration to 4 decimals.
  */
 import { getBucketRanges } from '../../miniprogram/core/bucketing'
-import type { Comparison, SrmCheck, VariantResult, Verdict } from './api'
+import { formatChance } from '../../miniprogram/packages/admin/view'
+import type { Comparison, CupedComparison, SrmCheck, Stopping, VariantResult, Verdict } from './api'
 
 /** Two-sided 95%: Φ⁻¹(0.975). */
 export const Z95 = 1.959963984540054
@@ -26,8 +33,19 @@ export const MIN_USERS = 100
 export const MIN_CONVERSIONS = 10
 /** "Better" when the chance to beat control reaches this; "worse" when it falls to 1 − this. */
 export const DECISION_CHANCE = 0.95
+/** Error rate of the always-valid interval (GrowthBook's default alpha). */
+export const ALPHA = 0.05
+/**
+ * The confidence sequence's tuning parameter N*: the total sample size (both groups) at which the
+ * interval is narrowest relative to a fixed-horizon one. GrowthBook's documented default, 5000.
+ */
+export const SEQUENTIAL_TUNING = 5000
 
 // ---- special functions --------------------------------------------------------------------------
+
+// Local names for Math's members: the loops below run once per conversion, and a global lookup per
+// call costs about 30× more in a sandboxed context (jest's vm, the simulations in the tests).
+const { PI, abs, exp, log, max, min, sin, sqrt } = Math
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
@@ -36,12 +54,12 @@ const LANCZOS = [
 
 /** ln Γ(x) for x > 0 (Lanczos approximation, relative error ~1e-15). */
 export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x)
+  if (x < 0.5) return log(PI / sin(PI * x)) - logGamma(1 - x)
   const y = x - 1
   let a = LANCZOS[0]!
   const t = y + 7.5
   for (let i = 1; i < 9; i++) a += LANCZOS[i]! / (y + i)
-  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a)
+  return 0.5 * log(2 * PI) + (y + 0.5) * log(t) - t + log(a)
 }
 
 /** ln B(a, b). */
@@ -67,9 +85,9 @@ function gammaPSeries(a: number, x: number): number {
     ap += 1
     del *= x / ap
     sum += del
-    if (Math.abs(del) < Math.abs(sum) * EPS) break
+    if (abs(del) < abs(sum) * EPS) break
   }
-  return sum * Math.exp(-x + a * Math.log(x) - logGamma(a))
+  return sum * exp(-x + a * log(x) - logGamma(a))
 }
 
 /** Lentz's continued fraction for Q(a, x), x ≥ a + 1. */
@@ -83,15 +101,15 @@ function gammaQFraction(a: number, x: number): number {
     const an = -i * (i - a)
     b += 2
     d = an * d + b
-    if (Math.abs(d) < tiny) d = tiny
+    if (abs(d) < tiny) d = tiny
     c = b + an / c
-    if (Math.abs(c) < tiny) c = tiny
+    if (abs(c) < tiny) c = tiny
     d = 1 / d
     const del = d * c
     h *= del
-    if (Math.abs(del - 1) < EPS) break
+    if (abs(del - 1) < EPS) break
   }
-  return Math.exp(-x + a * Math.log(x) - logGamma(a)) * h
+  return exp(-x + a * log(x) - logGamma(a)) * h
 }
 
 /** Standard normal CDF Φ(z), via erfc(t) = Q(1/2, t²). */
@@ -102,7 +120,7 @@ export function normalCdf(z: number): number {
 
 /** Two-sided p-value of a z statistic, computed from the tail (no 1 − Φ cancellation). */
 export function twoSidedP(z: number): number {
-  return Math.min(1, gammaQ(0.5, (z * z) / 2))
+  return min(1, gammaQ(0.5, (z * z) / 2))
 }
 
 /** P(X ≥ x) for X ~ chi-squared with `df` degrees of freedom. */
@@ -124,15 +142,15 @@ export function wilson(x: number, n: number, z = Z95): [number, number] | null {
   const z2 = z * z
   const denom = 1 + z2 / n
   const center = (p + z2 / (2 * n)) / denom
-  const half = (z / denom) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))
-  return [Math.max(0, center - half), Math.min(1, center + half)]
+  const half = (z / denom) * sqrt((p * (1 - p)) / n + z2 / (4 * n * n))
+  return [max(0, center - half), min(1, center + half)]
 }
 
 /** Two-proportion z-test with the pooled standard error; p-value two-sided. */
 export function twoProportionTest(a: Counts, b: Counts): { z: number; pValue: number } | null {
   if (a.users <= 0 || b.users <= 0) return null
   const pooled = (a.conversions + b.conversions) / (a.users + b.users)
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / a.users + 1 / b.users))
+  const se = sqrt(pooled * (1 - pooled) * (1 / a.users + 1 / b.users))
   if (se === 0) return { z: 0, pValue: 1 } // both 0% or both 100%: no evidence of a difference
   const z = (b.conversions / b.users - a.conversions / a.users) / se
   return { z, pValue: twoSidedP(z) }
@@ -158,13 +176,13 @@ function probGreater(aX: number, bX: number, aY: number, bY: number): number {
   const base = logBeta(aX, bX)
   let total = 0
   for (let i = 0; i < aY; i++) {
-    total += Math.exp(logBeta(aX + i, bX + bY) - Math.log(bY + i) - logBeta(1 + i, bY) - base)
+    total += exp(logBeta(aX + i, bX + bY) - log(bY + i) - logBeta(1 + i, bY) - base)
   }
-  return Math.min(1, Math.max(0, total))
+  return min(1, max(0, total))
 }
 
 /** A variant against the control: difference, relative uplift, p-value, chance to beat. */
-export function compare(control: Counts, variant: Counts, z = Z95): Omit<Comparison, 'variant'> {
+export function compare(control: Counts, variant: Counts, z = Z95): Omit<Comparison, 'variant' | 'cuped' | 'sequentialCi'> {
   if (control.users <= 0 || variant.users <= 0) {
     return { diff: null, diffCi: null, uplift: null, upliftCi: null, pValue: null, chanceToBeat: null }
   }
@@ -173,13 +191,13 @@ export function compare(control: Counts, variant: Counts, z = Z95): Omit<Compari
   const v0 = p0 * (1 - p0) // per-user variance of a conversion (Bernoulli)
   const v1 = p1 * (1 - p1)
   const diff = p1 - p0
-  const seDiff = Math.sqrt(v0 / control.users + v1 / variant.users)
+  const seDiff = sqrt(v0 / control.users + v1 / variant.users)
   let uplift: number | null = null
   let upliftCi: [number, number] | null = null
   if (p0 > 0) {
     // Delta method for the ratio p1/p0 (GrowthBook's frequentist relative effect).
     uplift = p1 / p0 - 1
-    const se = Math.sqrt(v1 / (p0 * p0 * variant.users) + (v0 * p1 * p1) / (p0 ** 4 * control.users))
+    const se = sqrt(v1 / (p0 * p0 * variant.users) + (v0 * p1 * p1) / (p0 ** 4 * control.users))
     upliftCi = [uplift - z * se, uplift + z * se]
   }
   return {
@@ -190,6 +208,122 @@ export function compare(control: Counts, variant: Counts, z = Z95): Omit<Compari
     pValue: twoProportionTest(control, variant)?.pValue ?? null,
     chanceToBeat: chanceToBeat(control, variant),
   }
+}
+
+// ---- always-valid interval ---------------------------------------------------------------------
+
+/** ρ of the normal mixture, chosen so the sequence is tightest near N* units (GrowthBook: `sequentialRho`). */
+export function sequentialRho(alpha = ALPHA, tuning = SEQUENTIAL_TUNING): number {
+  return sqrt((-2 * log(alpha) + log(-2 * log(alpha) + 1)) / tuning)
+}
+
+/**
+ * Half-width of the two-sided (1 − α) asymptotic confidence sequence for an estimate with standard
+ * error `se` from `n` units in all: √(n·se²) · √(2(nρ² + 1) / (n²ρ²) · ln(√(nρ² + 1) / α)).
+ * n·se² is the per-unit variance the sequence is written in; null without units or a finite se.
+ */
+export function sequentialHalfwidth(se: number, n: number, alpha = ALPHA, tuning = SEQUENTIAL_TUNING): number | null {
+  if (!(n > 0) || !Number.isFinite(se) || se < 0) return null
+  const rho2 = sequentialRho(alpha, tuning) ** 2
+  const width = sqrt(n * se * se) * sqrt(((2 * (n * rho2 + 1)) / (n * n * rho2)) * log(sqrt(n * rho2 + 1) / alpha))
+  return Number.isFinite(width) ? width : null
+}
+
+// ---- CUPED --------------------------------------------------------------------------------------
+
+/**
+ * Sums over one variant's users of the pre-exposure covariate X (goal events in the 14 days before
+ * the first exposure) and its products, from the rollup; the outcome Y is 0/1 (converted), so
+ * ΣY = conversions and ΣY² = ΣY.
+ */
+export interface PreSums {
+  sum: number
+  sumSq: number
+  /** Σ X·Y: the covariate summed over users who converted. */
+  sumConverted: number
+}
+
+interface Moments {
+  n: number
+  meanX: number
+  meanY: number
+  varX: number
+  varY: number
+  cov: number
+}
+
+function momentsOf(c: Counts & { pre?: PreSums }): Moments | null {
+  if (c.users <= 0 || !c.pre) return null
+  const n = c.users
+  const meanX = c.pre.sum / n
+  const meanY = c.conversions / n
+  return {
+    n,
+    meanX,
+    meanY,
+    varX: max(0, c.pre.sumSq / n - meanX * meanX),
+    varY: meanY * (1 - meanY),
+    cov: c.pre.sumConverted / n - meanX * meanY,
+  }
+}
+
+/**
+ * θ for the adjustment: the within-variant slope of Y on X pooled over variants. Null (no
+ * adjustment) when a variant has no pre-period sums, or X does not vary within any variant (every
+ * user new, a constant count): there is nothing to adjust by, and dividing would give NaN.
+ */
+export function cupedTheta(variants: readonly (Counts & { pre?: PreSums })[]): number | null {
+  const moments = variants.map(momentsOf)
+  if (moments.length < 2 || moments.some((m) => m === null)) return null
+  const ms = moments as Moments[]
+  const sxx = ms.reduce((s, m) => s + m.n * m.varX, 0)
+  const sxy = ms.reduce((s, m) => s + m.n * m.cov, 0)
+  const scale = ms.reduce((s, m) => s + m.n * (m.varX + m.meanX * m.meanX), 0)
+  if (!(sxx > 1e-9 * max(1, scale))) return null
+  const theta = sxy / sxx
+  return Number.isFinite(theta) ? theta : null
+}
+
+/** Adjusted mean and per-user variance of each variant: Ȳ − θ(X̄ − X̄_all), Var(Y − θX). */
+function adjusted(c: Counts & { pre?: PreSums }, theta: number, grandMeanX: number): { mean: number; variance: number; n: number } {
+  const m = momentsOf(c)!
+  return { n: m.n, mean: m.meanY - theta * (m.meanX - grandMeanX), variance: max(0, m.varY - 2 * theta * m.cov + theta * theta * m.varX) }
+}
+
+/** The CUPED-adjusted comparison of `variant` against `control`, or null when CUPED does not apply. */
+export function cupedCompare(
+  control: Counts & { pre?: PreSums },
+  variant: Counts & { pre?: PreSums },
+  theta: number | null,
+  grandMeanX: number,
+  z = Z95,
+): CupedComparison | null {
+  if (theta === null || control.users <= 0 || variant.users <= 0) return null
+  const a = adjusted(control, theta, grandMeanX)
+  const b = adjusted(variant, theta, grandMeanX)
+  const diff = b.mean - a.mean
+  const seDiff = sqrt(b.variance / b.n + a.variance / a.n)
+  const p0 = control.conversions / control.users
+  const p1 = variant.conversions / variant.users
+  const plainVar = (p0 * (1 - p0)) / control.users + (p1 * (1 - p1)) / variant.users
+  let uplift: number | null = null
+  let upliftCi: [number, number] | null = null
+  if (a.mean > 0) {
+    uplift = b.mean / a.mean - 1
+    const se = sqrt(b.variance / (a.mean * a.mean * b.n) + (a.variance * b.mean * b.mean) / (a.mean ** 4 * a.n))
+    upliftCi = [uplift - z * se, uplift + z * se]
+  }
+  const out: CupedComparison = {
+    theta,
+    diff,
+    diffCi: [diff - z * seDiff, diff + z * seDiff],
+    uplift,
+    upliftCi,
+    varianceReduction: plainVar > 0 ? 1 - (seDiff * seDiff) / plainVar : null,
+  }
+  // Belt and braces: a number that is not finite never reaches the screen.
+  const finite = [out.diff, ...out.diffCi, out.uplift ?? 0, ...(out.upliftCi ?? []), out.varianceReduction ?? 0].every(Number.isFinite)
+  return finite ? out : null
 }
 
 /** Users each variant should have from the weights, normalised the way assignment does (bad weights → equal). */
@@ -214,19 +348,18 @@ export function srmCheck(users: readonly number[], weights: readonly number[]): 
 
 /** "+12.3%" / "−3.1%" (a real minus sign, as the admin screen shows). */
 export function signedPercent(x: number, digits = 1): string {
-  const text = (Math.abs(x) * 100).toFixed(digits)
+  const text = (abs(x) * 100).toFixed(digits)
   if (Number(text) === 0) return `${(0).toFixed(digits)}%`
   return `${x < 0 ? '−' : '+'}${text}%`
 }
 
-/** A chance as a whole percent that never rounds up to a certainty: 0.9996 → "99%". */
-function chancePercent(p: number): string {
-  return `${Math.floor(p * 100)}%`
-}
+const chancePercent = formatChance
 
 interface Named extends Counts {
   key: string
   name: string
+  /** Pre-exposure sums for CUPED; absent in results computed before them. */
+  pre?: PreSums
 }
 
 /**
@@ -261,19 +394,65 @@ export function verdictOf(variants: readonly Named[], comparisons: readonly Comp
   return { kind: 'no_difference', ...(best ? { variant: best.v.key } : {}), text: `暂无明显差异${shown}` }
 }
 
+/** "+1.2 个百分点": a difference of rates, as the stopping line shows it. */
+function points(x: number): string {
+  const text = (abs(x) * 100).toFixed(1)
+  return Number(text) === 0 ? '0.0' : `${x < 0 ? '−' : '+'}${text}`
+}
+
+/**
+ * Whether stopping now keeps the promised error rate: only the always-valid interval answers that
+ * (the Bayesian chance and the fixed-horizon p-value do not hold up under daily looks). Safe when
+ * some variant's interval excludes 0 and the verdict is not SRM or too little data.
+ */
+export function stoppingOf(variants: readonly Named[], comparisons: readonly Comparison[], verdict: Verdict): Stopping {
+  if (verdict.kind === 'srm') return { safe: false, text: '先修复分组，再判断能否停止' }
+  if (verdict.kind === 'not_enough_data') return { safe: false, text: '还不能停止：数据还不够' }
+  const decided = comparisons
+    .map((c, i) => ({ c, v: variants[i + 1]! }))
+    .filter((r) => r.c.sequentialCi !== null && (r.c.sequentialCi[0] > 0 || r.c.sequentialCi[1] < 0))
+    .sort((x, y) => abs(y.c.cuped?.diff ?? y.c.diff ?? 0) - abs(x.c.cuped?.diff ?? x.c.diff ?? 0))[0]
+  if (decided) {
+    const [lo, hi] = decided.c.sequentialCi!
+    return {
+      safe: true,
+      variant: decided.v.key,
+      text: `可以停止：${decided.v.name} 的随时有效区间 ${points(lo)} ~ ${points(hi)} 个百分点，不含 0（误判率不超过 ${ALPHA * 100}%）`,
+    }
+  }
+  return { safe: false, text: `还不能停止：随时有效区间都含 0，继续观察（每天查看不会增加误判）` }
+}
+
 /** Everything the results screen shows, from users and conversions per variant (control first). */
-export function analyze(variants: readonly (Named & { weight: number })[]): {
+export function analyze(
+  variants: readonly (Named & { weight: number })[],
+  tuning = SEQUENTIAL_TUNING,
+): {
   variants: VariantResult[]
   comparisons: Comparison[]
   srm: SrmCheck | null
   verdict: Verdict
+  stopping: Stopping
 } {
   const control = variants[0]
-  const comparisons: Comparison[] = control ? variants.slice(1).map((v) => ({ variant: v.key, ...compare(control, v) })) : []
+  const theta = cupedTheta(variants)
+  const allUsers = variants.reduce((s, v) => s + v.users, 0)
+  const grandMeanX = theta === null || allUsers === 0 ? 0 : variants.reduce((s, v) => s + (v.pre?.sum ?? 0), 0) / allUsers
+  const comparisons: Comparison[] = control
+    ? variants.slice(1).map((v) => {
+        const plain = compare(control, v)
+        const cuped = cupedCompare(control, v, theta, grandMeanX)
+        // The always-valid interval of the best estimate at hand: CUPED's when it applies.
+        const [diff, ci] = cuped ? [cuped.diff, cuped.diffCi] : [plain.diff, plain.diffCi]
+        const half = diff !== null && ci ? sequentialHalfwidth((ci[1] - ci[0]) / (2 * Z95), control.users + v.users, ALPHA, tuning) : null
+        return { variant: v.key, ...plain, cuped, sequentialCi: diff !== null && half !== null ? [diff - half, diff + half] : null }
+      })
+    : []
   const srm = srmCheck(
     variants.map((v) => v.users),
     variants.map((v) => v.weight),
   )
+  const verdict = verdictOf(variants, comparisons, srm)
   return {
     variants: variants.map((v) => ({
       key: v.key,
@@ -286,6 +465,7 @@ export function analyze(variants: readonly (Named & { weight: number })[]): {
     })),
     comparisons,
     srm,
-    verdict: verdictOf(variants, comparisons, srm),
+    verdict,
+    stopping: stoppingOf(variants, comparisons, verdict),
   }
 }

@@ -262,14 +262,14 @@ test('verdicts', () => {
   const result = analyze(named)
   expect(result.verdict.kind).toBe('better')
   expect(result.verdict.variant).toBe('b')
-  expect(result.verdict.text).toMatch(/^B 更好：胜过对照的概率 \d{2}%，转化率 \+\d+\.\d%（95% 区间 \+\d+\.\d% ~ \+\d+\.\d%）$/)
+  expect(result.verdict.text).toMatch(/^B 更好：胜过对照的概率 (\d{2}|>99\.9)%，转化率 \+\d+\.\d%（95% 区间 \+\d+\.\d% ~ \+\d+\.\d%）$/)
 
   const worse = analyze([
     { key: 'control', name: '对照', weight: 0.5, users: 5000, conversions: 600 },
     { key: 'b', name: 'B', weight: 0.5, users: 5000, conversions: 480 },
   ])
   expect(worse.verdict).toMatchObject({ kind: 'worse', variant: 'b' })
-  expect(worse.verdict.text).toMatch(/^B 更差：不如对照的概率 \d+%，转化率 −20\.0%/)
+  expect(worse.verdict.text).toMatch(/^B 更差：不如对照的概率 (\d+|>99\.9)%，转化率 −20\.0%/)
 
   const flat = analyze([
     { key: 'control', name: '对照', weight: 0.5, users: 3000, conversions: 300 },

@@ -438,6 +438,32 @@ describe('results', () => {
     expect(['better', 'no_difference']).toContain(r!.verdict.kind) // enough data, a sound split
   })
 
+  test('CUPED’s covariate is counted in the rollup: goal events in the 14 days before each user’s first exposure', async () => {
+    const [r] = (await call('results', { key: KEY })).items
+    // The independent count of the pre-period sums, per variant, over the users counted.
+    const users = new Map<string, Sent[]>()
+    for (const e of sent) users.set(e.openid, [...(users.get(e.openid) ?? []), e])
+    const pre = new Map(['control', 'b'].map((v) => [v, { sum: 0, sumSq: 0, sumConverted: 0 }]))
+    for (const [openid, events] of users) {
+      if (openid === 'o-r-qa') continue
+      const exposures = events.filter((e) => e.name === 'experiment_viewed' && e.props.experiment === KEY && e.ts >= START)
+      const seen = new Set(exposures.map((e) => e.props.variant as string))
+      const cell = pre.get([...seen][0] ?? '')
+      if (seen.size !== 1 || !cell) continue
+      const first = Math.min(...exposures.map((e) => e.ts))
+      const x = events.filter((e) => e.name === 'content_open' && e.ts < first && e.ts >= first - 14 * DAY).length
+      const converted = events.some((e) => e.name === 'content_open' && e.ts >= first && e.ts < first + WINDOW)
+      cell.sum += x
+      cell.sumSq += x * x
+      if (converted) cell.sumConverted += x
+    }
+    expect(pre.get('control')!.sum + pre.get('b')!.sum).toBeGreaterThan(10) // not vacuous
+    const recomputed = analyze(r!.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight, users: v.users, conversions: v.conversions, pre: pre.get(v.key)! })))
+    expect(r!.comparisons[0]!.cuped).not.toBeNull()
+    expect(r!.comparisons).toEqual(recomputed.comparisons)
+    expect(r!.stopping).toEqual(recomputed.stopping)
+  })
+
   test('idempotent: running again writes the same document (but its time)', async () => {
     const strip = (r: ExperimentResults) => ({ ...r, computedAt: undefined, to: undefined })
     const [first] = (await call('results', { key: KEY })).items

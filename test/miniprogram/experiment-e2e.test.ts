@@ -14,7 +14,7 @@ import type { ExperimentConfig, ExperimentResults } from '../../cloudfunctions/e
 import { assignVariant } from '../../miniprogram/core/bucketing'
 import { formatPercent } from '../../miniprogram/core/format'
 import { uuidv7 } from '../../miniprogram/core/uuid'
-import { signedPercent } from '../../miniprogram/packages/admin/view'
+import { formatChance, signedPercent } from '../../miniprogram/packages/admin/view'
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { type Mounted, MP_ROOT, mountPage } from './harness/mount'
 import { addAdmin, configFor, experimentDoc, openidsIn, save } from './harness/experiments'
@@ -145,8 +145,12 @@ interface Panel {
   verdictKind: string
   srm: string
   notes: string[]
-  /** Per variant: name, users, conversions, rate + interval, uplift + interval, chance to beat control. */
+  /** The line saying whether it is safe to stop. */
+  stopping: string
+  /** Per variant: name, users, conversions, rate + interval. */
   rows: string[][]
+  /** Per variant after the control: its title, then each line as "label value interval". */
+  comparisons: string[][]
 }
 
 /** A table cell's text, its interval line (a nested view) set apart by a space. */
@@ -166,7 +170,12 @@ function panels(m: Mounted): Panel[] {
       verdictKind: [...verdict.classList].map((c) => /verdict--([a-z_]+)$/.exec(c)?.[1]).find(Boolean) ?? '',
       srm: textOf(inside(el, 'srm-warning')[0]),
       notes: inside(el, 'note').map(textOf),
+      stopping: textOf([...el.querySelectorAll('*')].find((e) => [...e.classList].some((c) => /stopping--(safe|wait)$/.test(c)))),
       rows: inside(el, 'variant').map((row) => inside(row, 'table__cell').map(cellText)),
+      comparisons: inside(el, 'comparison').map((cmp) => [
+        textOf(inside(cmp, 'comparison__title')[0]),
+        ...inside(cmp, 'table__row').slice(1).map((line) => inside(line, 'table__cell').map(cellText).join(' ')),
+      ]),
     }
   })
 }
@@ -196,15 +205,25 @@ function expectedRow(r: ExperimentResults, variant: string, users: number, conve
   const i = r.variants.findIndex((v) => v.key === variant)
   const v = r.variants[i]!
   expect([v.users, v.conversions]).toEqual([users, conversions])
-  const c = r.comparisons.find((x) => x.variant === variant)
   const ci = (pair: [number, number] | null, f: (x: number) => string) => (pair ? ` ${f(pair[0])} ~ ${f(pair[1])}` : '')
+  return [v.name, String(users), String(conversions), `${formatPercent(v.rate)}${ci(v.rateCi, formatPercent)}`]
+}
+
+/** The comparison block the page should show for `variant` against the control, from the stored results. */
+function expectedComparison(r: ExperimentResults, variant: string): string[] {
+  const v = r.variants.find((x) => x.key === variant)!
+  const c = r.comparisons.find((x) => x.variant === variant)!
+  const ci = (pair: [number, number] | null, f: (x: number) => string) => (pair ? ` ${f(pair[0])} ~ ${f(pair[1])}` : '')
+  const pts = (x: number) => `${x < 0 ? '−' : '+'}${(Math.abs(x) * 100).toFixed(1)}`
+  const reduction = c.cuped?.varianceReduction
   return [
-    i === 0 ? `${v.name}（对照）` : v.name,
-    String(users),
-    String(conversions),
-    `${formatPercent(v.rate)}${ci(v.rateCi, formatPercent)}`,
-    c ? `${signedPercent(c.uplift)}${ci(c.upliftCi, signedPercent)}` : '—',
-    c ? formatPercent(c.chanceToBeat) : '—',
+    `${v.name} 对比对照`,
+    `相对提升 ${signedPercent(c.uplift)}${ci(c.upliftCi, signedPercent)}`,
+    c.cuped
+      ? `CUPED 调整后 ${signedPercent(c.cuped.uplift)}${ci(c.cuped.upliftCi, signedPercent)}${reduction && reduction > 0 ? `，方差减少 ${Math.round(reduction * 100)}%` : ''}`
+      : 'CUPED 调整后 未调整 没有曝光前的数据',
+    `胜过对照的概率 ${formatChance(c.chanceToBeat)}`,
+    c.sequentialCi ? `随时有效区间 ${pts(c.sequentialCi[0])} ~ ${pts(c.sequentialCi[1])} 个百分点` : '随时有效区间 —',
   ]
 }
 
@@ -234,7 +253,7 @@ describe('the 实验 tab', () => {
     expect(panel!.notes[0]).toBe('目标：曝光后 7 天内 content_open · 还没有曝光')
     expect(panel!.notes.at(-1)).toMatch(/^结果计算于 \d{2}-\d{2} \d{2}:\d{2}（每小时更新）$/)
     expect(panel!.rows.map((r) => r.slice(0, 4))).toEqual([
-      ['对照（对照）', '0', '0', '—'],
+      ['对照', '0', '0', '—'],
       ['B', '0', '0', '—'],
     ])
     expect(m.page.data.recomputing).toBe(false)
@@ -383,7 +402,11 @@ describe('end to end', () => {
     await experimentsTab(m)
     const [panel] = panels(m)
     expect(panel!.rows).toEqual([expectedRow(r, 'control', 0, 0), expectedRow(r, 'b', 1, 1)])
-    expect(panel!.rows[1]!.slice(0, 4)).toEqual(['B', '1', '1', `100.0% ${formatPercent(r.variants[1]!.rateCi![0])} ~ 100.0%`])
+    expect(panel!.rows[1]!).toEqual(['B', '1', '1', `100.0% ${formatPercent(r.variants[1]!.rateCi![0])} ~ 100.0%`])
+    // No control users: nothing to compare yet.
+    expect(panel!.comparisons).toEqual([expectedComparison(r, 'b')])
+    expect(panel!.comparisons[0]!.slice(1)).toEqual(['相对提升 —', 'CUPED 调整后 未调整 没有曝光前的数据', '胜过对照的概率 —', '随时有效区间 —'])
+    expect(panel!.stopping).toBe('还不能停止：数据还不够')
     expect(panel!.verdict).toBe(r.verdict.text)
     expect(panel!.notes[0]).toMatch(/^目标：曝光后 7 天内 content_open · 统计 \d{2}-\d{2} \d{2}:\d{2} 至 \d{2}-\d{2} \d{2}:\d{2}$/)
   })
@@ -407,8 +430,9 @@ describe('end to end', () => {
     const r = await results(EXPERIMENT)
     const [panel] = panels(m)
     expect(panel!.rows).toEqual([expectedRow(r, 'control', 2, 1), expectedRow(r, 'b', 1, 1)])
-    expect(panel!.rows[0]!.slice(0, 4)).toEqual(['对照（对照）', '2', '1', `50.0% ${formatPercent(r.variants[0]!.rateCi![0])} ~ ${formatPercent(r.variants[0]!.rateCi![1])}`])
-    expect(panel!.rows[1]![4]).toBe(`${signedPercent(r.comparisons[0]!.uplift)} ${signedPercent(r.comparisons[0]!.upliftCi![0])} ~ ${signedPercent(r.comparisons[0]!.upliftCi![1])}`)
+    expect(panel!.rows[0]!).toEqual(['对照', '2', '1', `50.0% ${formatPercent(r.variants[0]!.rateCi![0])} ~ ${formatPercent(r.variants[0]!.rateCi![1])}`])
+    expect(panel!.comparisons).toEqual([expectedComparison(r, 'b')])
+    expect(panel!.comparisons[0]![1]).toBe(`相对提升 ${signedPercent(r.comparisons[0]!.uplift)} ${signedPercent(r.comparisons[0]!.upliftCi![0])} ~ ${signedPercent(r.comparisons[0]!.upliftCi![1])}`)
     expect(panel!.verdictKind).toBe('not_enough_data')
     expect(panel!.verdict).toBe(r.verdict.text)
   })
@@ -467,10 +491,16 @@ describe('verdicts', () => {
     expect(w.verdict.kind).toBe('better')
     expect(winner.verdictKind).toBe('better')
     expect(winner.verdict).toBe(w.verdict.text)
-    expect(winner.verdict).toMatch(/^B 更好：胜过对照的概率 \d+%/)
     expect(winner.srm).toBe('')
     expect(winner.rows).toEqual([expectedRow(w, 'control', 150, 15), expectedRow(w, 'b', 150, 45)])
-    expect(winner.rows[1]![5]).toBe(formatPercent(w.comparisons[0]!.chanceToBeat))
+    expect(winner.comparisons).toEqual([expectedComparison(w, 'b')])
+    // 10% against 30% of 150: a chance to beat that floating point rounds to 1, shown capped.
+    expect(w.comparisons[0]!.chanceToBeat).toBeGreaterThan(0.999)
+    expect(winner.comparisons[0]![3]).toBe('胜过对照的概率 >99.9%')
+    expect(winner.verdict).toMatch(/^B 更好：胜过对照的概率 >99\.9%/)
+    // Clear enough for the always-valid interval at 300 users too: safe to stop.
+    expect(w.stopping.safe).toBe(true)
+    expect(winner.stopping).toBe(w.stopping.text)
 
     const broken = byName.get('分组出错')!
     const b = await results('broken_split')
@@ -480,7 +510,7 @@ describe('verdicts', () => {
     expect(b.srm!.expected).toEqual([200, 200])
     expect(broken.srm).toBe(`分组比例异常（卡方检验 p = ${b.srm!.pValue.toPrecision(2)}）：按配置各组应约 200 / 200 人，实际 300 / 100 人。请检查分组和曝光上报，修复前结果不可信。`)
     expect(broken.rows.map((r) => r.slice(0, 3))).toEqual([
-      ['对照（对照）', '300', '30'],
+      ['对照', '300', '30'],
       ['B', '100', '10'],
     ])
   })

@@ -308,6 +308,15 @@ export function signedPercent(x: number | null): string {
   return Number(text) === 0 ? '0.0%' : `${x < 0 ? '−' : '+'}${text}%`
 }
 
+/**
+ * A probability as the 实验 tab shows it. Floating point gives exactly 1 (or 0) for a lopsided
+ * result, and rounding gives 100% from 0.9996: neither is a certainty, so both ends are capped
+ * (">99.9%", "<0.1%"). Used by the verdict line (cloudfunctions/experiments/stats.ts imports it)
+ * and the tab, so they always agree.
+ */
+export const formatChance = (p: number | null): string =>
+  p === null || !Number.isFinite(p) ? '—' : p > 0.999 ? '>99.9%' : p < 0.001 ? '<0.1%' : `${Math[p < 0.5 ? 'ceil' : 'floor'](p * 100)}%` // whole percent, toward 50%
+
 const interval = (ci: [number, number] | null, format: (x: number) => string) => (ci ? `${format(ci[0])} ~ ${format(ci[1])}` : '')
 
 export interface VariantRow {
@@ -317,10 +326,36 @@ export interface VariantRow {
   conversions: string
   rate: string
   rateCi: string
-  /** Against the control; empty on the control's own row. */
-  uplift: string
-  upliftCi: string
-  chance: string
+}
+
+/** One line of a variant's comparison with the control: a label, a value, and its interval or note. */
+export interface ComparisonLine {
+  label: string
+  value: string
+  sub: string
+}
+
+export interface ComparisonView {
+  key: string
+  title: string
+  lines: ComparisonLine[]
+}
+
+const line = (label: string, value: string, sub = ''): ComparisonLine => ({ label, value, sub })
+/** "+1.2" percentage points of a difference of rates. */
+const points = (x: number) => signedPercent(x).replace('%', '')
+
+function comparisonLines(c: ExperimentResults['comparisons'][number]): ComparisonLine[] {
+  const { cuped, sequentialCi } = c
+  const reduction = cuped?.varianceReduction ?? 0
+  return [
+    line('相对提升', signedPercent(c.uplift), interval(c.upliftCi, signedPercent)),
+    cuped
+      ? line('CUPED 调整后', signedPercent(cuped.uplift), interval(cuped.upliftCi, signedPercent) + (reduction > 0 ? `，方差减少 ${Math.round(reduction * 100)}%` : ''))
+      : line('CUPED 调整后', '未调整', '没有曝光前的数据'),
+    line('胜过对照的概率', formatChance(c.chanceToBeat)),
+    line('随时有效区间', sequentialCi ? `${interval(sequentialCi, points)} 个百分点` : '—'),
+  ]
 }
 
 export interface ExperimentView {
@@ -329,6 +364,8 @@ export interface ExperimentView {
   status: ExperimentResults['status']
   statusText: string
   verdict: { kind: VerdictKind; text: string }
+  /** Whether stopping now is safe, by the always-valid intervals. */
+  stopping: { safe: boolean; text: string }
   /** The goal and the exposure period. */
   meta: string
   /** The sample-ratio-mismatch warning, or ''. */
@@ -337,6 +374,8 @@ export interface ExperimentView {
   excluded: string
   computed: string
   rows: VariantRow[]
+  /** One per variant after the control. */
+  comparisons: ComparisonView[]
 }
 
 export function experimentViews(items: ExperimentResults[]): ExperimentView[] {
@@ -353,23 +392,23 @@ export function experimentViews(items: ExperimentResults[]): ExperimentView[] {
       status: e.status,
       statusText: STATUS[e.status] ?? e.status,
       verdict: { kind: e.verdict.kind, text: e.verdict.text },
+      stopping: e.stopping,
       meta: `目标：曝光后 ${e.goal.withinDays} 天内 ${e.goal.event} · ` + (e.from ? `统计 ${shanghaiClock(e.from, true)} 至 ${shanghaiClock(e.to, true)}` : '还没有曝光'),
       srm,
       excluded: left.length > 0 ? `另有 ${left.join('、')}，未计入` : '',
       computed: `结果计算于 ${shanghaiClock(e.computedAt, true)}（每小时更新）`,
-      rows: e.variants.map((v, i) => {
+      rows: e.variants.map((v, i) => ({
+        key: v.key,
+        // The control's own name may already say so.
+        name: i === 0 && !v.name.includes('对照') ? `${v.name}（对照）` : v.name,
+        users: formatCount(v.users),
+        conversions: formatCount(v.conversions),
+        rate: formatPercent(v.rate),
+        rateCi: interval(v.rateCi, formatPercent),
+      })),
+      comparisons: e.variants.slice(1).flatMap((v) => {
         const c = byVariant.get(v.key)
-        return {
-          key: v.key,
-          name: i === 0 ? `${v.name}（对照）` : v.name,
-          users: formatCount(v.users),
-          conversions: formatCount(v.conversions),
-          rate: formatPercent(v.rate),
-          rateCi: interval(v.rateCi, formatPercent),
-          uplift: c ? signedPercent(c.uplift) : '',
-          upliftCi: c ? interval(c.upliftCi, signedPercent) : '',
-          chance: c ? formatPercent(c.chanceToBeat) : '',
-        }
+        return c ? [{ key: v.key, title: `${v.name} 对比对照`, lines: comparisonLines(c) }] : []
       }),
     }
   })
