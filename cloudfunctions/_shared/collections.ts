@@ -72,8 +72,11 @@ export const collections = {
     rule: CLIENTS_DENIED,
   },
   user_days: {
-    description: 'One document per user and active day (Asia/Shanghai); _id is `<openid>:<YYYY-MM-DD>`. The base of retention.',
-    indexes: [{ name: 'day_1', keys: { day: 1 } }],
+    description: 'One document per user and active day (Asia/Shanghai); _id is `<openid>:<YYYY-MM-DD>`. The base of retention; `survey.due` counts a user\'s active days.',
+    indexes: [
+      { name: 'day_1', keys: { day: 1 } },
+      { name: 'openid_1_day_1', keys: { openid: 1, day: 1 } },
+    ],
     rule: CLIENTS_DENIED,
   },
   identities: {
@@ -182,6 +185,14 @@ export const collections = {
       { name: 'category_1_createdAt_-1', keys: { category: 1, createdAt: -1 } },
       { name: 'status_1_category_1_createdAt_-1', keys: { status: 1, category: 1, createdAt: -1 } },
       { name: 'createdAt_-1', keys: { createdAt: -1 } },
+    ],
+    rule: CLIENTS_DENIED,
+  },
+  survey_responses: {
+    description: 'One answer or dismissal per user and survey (cloudfunctions/survey); _id is `<surveyId>:<openid>`, so a repeat is refused atomically. Carries the channel and exposed variants for segmenting.',
+    indexes: [
+      { name: 'openid_1_at_-1', keys: { openid: 1, at: -1 } },
+      { name: 'surveyId_1_day_1', keys: { surveyId: 1, day: 1 } },
     ],
     rule: CLIENTS_DENIED,
   },

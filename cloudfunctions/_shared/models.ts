@@ -312,6 +312,27 @@ export type ExperimentResultsDoc = Omit<ExperimentResults, 'key' | 'startedAt' |
   computedAt: Date
 }
 
+/** A user's answer to, or dismissal of, a survey (cloudfunctions/survey); _id is `<surveyId>:<openid>`. */
+export interface SurveyResponseDoc {
+  _id: string
+  surveyId: string
+  openid: string
+  status: 'answered' | 'dismissed'
+  /** NPS: 0–10. */
+  score?: number
+  /** Choice survey: the index of the answer. */
+  choice?: number
+  /** The follow-up's free text, content-checked. */
+  text?: string
+  /** Asia/Shanghai day of `at`. */
+  day: string
+  at: Date
+  /** First-touch channel ('' when unknown), for segmenting. */
+  channel: string
+  /** Experiment key → the variant the user was exposed to. */
+  variants: Record<string, string>
+}
+
 /** A rolling-window limit (cloudfunctions/_shared/rate-limit.ts). */
 export interface RateLimitDoc {
   _id: string
@@ -395,6 +416,7 @@ export interface DocTypes {
   experiments: ExperimentConfigDoc
   metrics_experiments: ExperimentResultsDoc
   app_config: AppConfigDoc
+  survey_responses: SurveyResponseDoc
   points_accounts: PointsAccountDoc
   points_ledger: PointsLedgerDoc
   checkins: CheckinDoc

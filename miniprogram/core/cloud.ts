@@ -13,6 +13,7 @@ import type { FeedbackApi } from '../../cloudfunctions/feedback/api'
 import type { IncentivesApi } from '../../cloudfunctions/incentives/api'
 import type { MonitorApi } from '../../cloudfunctions/monitor/api'
 import type { NotifyApi } from '../../cloudfunctions/notify/api'
+import type { SurveyApi } from '../../cloudfunctions/survey/api'
 import type { TrackApi } from '../../cloudfunctions/track/api'
 import type { UserApi } from '../../cloudfunctions/user/api'
 import { type AppConfig, config as defaults } from '../config'
@@ -28,6 +29,7 @@ export interface Apis {
   incentives: IncentivesApi
   notify: NotifyApi
   feedback: FeedbackApi
+  survey: SurveyApi
 }
 export type FunctionName = keyof Apis
 export type ActionName<F extends FunctionName> = keyof Apis[F] & string

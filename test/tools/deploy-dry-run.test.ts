@@ -40,10 +40,10 @@ test('exits 0 and changes nothing', () => {
   expect(output).toContain('Dry run: nothing was changed. A real deploy would stop on the 5 problems above.')
 })
 
-test('lists all 10 functions with runtime, memory, timeout, variables, open-API permissions and every timer trigger', () => {
+test('lists all 11 functions with runtime, memory, timeout, variables, open-API permissions and every timer trigger', () => {
   const functions = listFunctions()
-  expect(functions).toHaveLength(10)
-  expect(output).toContain('Functions (10: 10 create)')
+  expect(functions).toHaveLength(11)
+  expect(output).toContain('Functions (11: 11 create)')
   for (const name of functions) {
     const json = readFunctionConfig(name)
     const block = output.slice(output.indexOf(`+ function ${name} [create]`)).split('\n').slice(0, 6).join('\n')

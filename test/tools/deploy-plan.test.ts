@@ -118,7 +118,7 @@ describe('a first deploy', () => {
   test('creates every function with its runtime, memory, timeout, variables and every timer trigger of its config.json', () => {
     const created = ops.filter((op): op is Extract<Operation, { kind: 'createFunction' }> => op.kind === 'createFunction')
     expect(created.map((op) => op.fn.name)).toEqual(FUNCTIONS)
-    expect(FUNCTIONS).toHaveLength(10)
+    expect(FUNCTIONS).toHaveLength(11)
     for (const op of created) {
       const json = readFunctionConfig(op.fn.name)
       expect(op.fn.timeout).toBe(json.timeout)
@@ -176,7 +176,7 @@ describe('a first deploy', () => {
     }
     expect(text).toContain('timer triggers: hourly "0 5 * * * * *", nightly "0 30 0 * * * *"')
     expect(text).toContain('experiments/home_value_copy [create]')
-    expect(text).toMatch(new RegExp(`${ops.length} changes: 10 createFunction, ${Object.keys(collections).length} createCollection`))
+    expect(text).toMatch(new RegExp(`${ops.length} changes: 11 createFunction, ${Object.keys(collections).length} createCollection`))
   })
 })
 
