@@ -197,6 +197,23 @@ const states: State[] = [
     ready: (p) => p.waitFor(() => p.page.data.status === 'ready' && p.page.data.poster === 'ready', 'the poster'),
   },
 
+  // ---- survey --------------------------------------------------------------------------------
+  {
+    name: 'home-survey',
+    description: 'The one-question survey (NPS, with a reason) over home, a score picked',
+    page: HOME,
+    below: 0,
+    device: guideSeen,
+    ready: async (p) => {
+      const survey = { id: 'nps_shot', enabled: true, kind: 'nps', question: '你有多大可能把我们推荐给朋友？', followUp: '主要原因是什么？', target: { everyDays: 30 } }
+      if ((await p.world.db.count('app_config', { _id: 'survey' })) === 0) await p.world.db.insert('app_config', [{ _id: 'survey', surveys: [survey] }])
+      await p.waitFor(() => p.page.data.status === 'ready', 'the guides')
+      await p.page.onReady()
+      await p.waitFor(() => p.find('option').length === 11, 'the survey sheet')
+      await p.tap(p.find('option')[9]!)
+    },
+  },
+
   // ---- feedback ------------------------------------------------------------------------------
   {
     name: 'feedback-form',

@@ -7,8 +7,9 @@
  */
 import type { Category, GuideSummary } from '../../../cloudfunctions/content/api'
 import { api } from '../../core/api'
+import type { DueSurvey } from '../../../cloudfunctions/survey/api'
 import { type CachePolicy, readCache, swr, writeCache } from '../../core/cache'
-import { describeError } from '../../core/cloud'
+import { call, describeError } from '../../core/cloud'
 import { flag, isReady, variant, whenReady } from '../../core/experiments'
 import { formatCount } from '../../core/format'
 import { CACHED, FRESH_MS, fromLaunch } from '../../core/launch'
@@ -21,6 +22,8 @@ const PAGE_SIZE = 10
 const CONTROL_TAGLINE = '每天 3 分钟，学一个马上用得上的生活技巧'
 /** On a first launch the tagline waits this long for the config rather than switching copy on screen. */
 const TAGLINE_WAIT_MS = 1000
+/** When the home page last asked whether a survey is due (ms). */
+const SURVEY_CHECKED = 'survey:checked'
 
 interface Card extends GuideSummary {
   viewsText: string
@@ -88,6 +91,8 @@ Component({
     _cursor: null as string | null,
     /** The onboarding guide is rendered (and its subpackage loaded) only while it may still show. */
     onboarding: false,
+    /** A survey due for this user: the sheet (subpackage survey) is rendered and loaded only then. */
+    survey: null as DueSurvey | null,
   },
 
   methods: {
@@ -96,6 +101,21 @@ Component({
       this.showTagline()
       this.loadCategories()
       this.loadFirstPage(false)
+    },
+
+    /** After the first render, at most once a day, never during onboarding: is a survey due? (Resolves when answered.) */
+    async onReady() {
+      const now = Date.now()
+      if (this.data.onboarding || now - (Number(wx.getStorageSync(SURVEY_CHECKED)) || 0) < 86_400_000) return
+      wx.setStorageSync(SURVEY_CHECKED, now)
+      await call('survey', 'due', {}, { retries: 1 }).then(
+        ({ survey }) => survey && this.setData({ survey }),
+        () => wx.removeStorageSync(SURVEY_CHECKED), // unanswered: ask again next time
+      )
+    },
+
+    onSurveyClose() {
+      this.setData({ survey: null })
     },
 
     onPullDownRefresh() {
