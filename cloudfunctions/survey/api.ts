@@ -84,7 +84,8 @@ export const surveyActions = {
   /** Admins: per day, answers, NPS and the answer distribution; optionally per channel or per variant of an experiment. */
   stats: {
     input: z.strictObject({
-      surveyId,
+      /** Default: the first survey of the config. */
+      surveyId: surveyId.optional(),
       from: day,
       to: day,
       segment: z.union([z.literal('channel'), z.strictObject({ experiment: experimentKey })]).optional(),
@@ -109,7 +110,15 @@ export interface SurveyOutputs {
   due: { survey: DueSurvey | null }
   answer: { duplicate: boolean }
   dismiss: { recorded: boolean }
-  stats: { survey: DueSurvey | null; days: DayStats[]; totals: Omit<DayStats, 'day'>[] }
+  stats: {
+    survey: DueSurvey | null
+    /** Every configured survey, to pick from. */
+    surveys: { id: string; question: string }[]
+    /** Experiment keys to segment by (stored experiments and the repo's defaults). */
+    experiments: string[]
+    days: DayStats[]
+    totals: Omit<DayStats, 'day'>[]
+  }
 }
 
 export type SurveyApi = ApiOf<typeof surveyActions, SurveyOutputs>

@@ -5,6 +5,7 @@
  * groups the answers per day for the admin screen.
  */
 import { inRollout } from '../../miniprogram/core/bucketing'
+import { DEFAULT_DOCS } from '../experiments/defaults'
 import { isAdmin } from '../_shared/admin'
 import { collection, isDuplicateKeyError, msgSecCheck, SecScene } from '../_shared/cloud'
 import type { SurveyResponseDoc } from '../_shared/models'
@@ -139,11 +140,14 @@ export const main = createRouter<typeof surveyActions, SurveyOutputs>(surveyActi
     }
   },
 
-  async stats({ surveyId, from, to, segment }, { openid }) {
+  async stats({ surveyId: asked, from, to, segment }, { openid }) {
     if (!openid || !(await isAdmin(openid))) throw new AppError('FORBIDDEN', 'Only admins can read survey results.')
     if (daysFrom(from, to) < 0) throw new AppError('INVALID_INPUT', '"from" is after "to".')
     if (daysFrom(from, to) >= STATS_MAX_DAYS) throw new AppError('INVALID_INPUT', `At most ${STATS_MAX_DAYS} days at once.`)
-    const config = (await surveys()).find((s) => s.id === surveyId) ?? null
+    const [configured, stored] = await Promise.all([surveys(), collection('experiments').find({ kind: 'experiment' }, { fields: { _id: true }, limit: 1000 })])
+    const surveyId = asked ?? configured[0]?.id ?? ''
+    const config = configured.find((s) => s.id === surveyId) ?? null
+    const experiments = [...new Set([...stored.map((d) => d._id), ...DEFAULT_DOCS.filter((d) => d.kind === 'experiment').map((d) => d._id)])].sort()
     const size = config?.kind === 'choice' ? config.choices!.length : NPS_MAX + 1
     const by = segment === 'channel' ? '$channel' : segment ? `$variants.${segment.experiment}` : ''
     // Grouped in the database: the function receives a row per day, segment and answer.
@@ -181,6 +185,8 @@ export const main = createRouter<typeof surveyActions, SurveyOutputs>(surveyActi
     const order = (a: DayStats, b: DayStats) => a.day.localeCompare(b.day) || a.segment.localeCompare(b.segment)
     return {
       survey: config ? toDue(config) : null,
+      surveys: configured.map((x) => ({ id: x.id, question: x.question })),
+      experiments,
       days: all.filter((c) => c.day !== '').sort(order),
       totals: all.filter((c) => c.day === '').sort(order).map(({ day: _d, ...rest }) => rest),
     }

@@ -178,6 +178,11 @@ describe('stats', () => {
     const range = { surveyId: 'nps_q4', from: addDays(today, -30), to: today }
     const r = await ok('stats', range, ADMIN)
     expect(r.survey?.id).toBe('nps_q4')
+    expect(r.surveys).toEqual([{ id: 'nps_q4', question: NPS.question }])
+    expect(r.experiments).toContain('home_value_copy') // the repo's default experiment, to segment by
+    // Without a survey id: the first of the config.
+    const { surveyId: _s, ...firstOfConfig } = range
+    expect((await ok('stats', firstOfConfig, ADMIN)).totals).toEqual(r.totals)
     const dist = (scores: number[]) => Array.from({ length: 11 }, (_, i) => scores.filter((s) => s === i).length)
     expect(r.totals).toEqual([{ segment: '', answers: 4, dismissals: 1, distribution: dist([10, 9, 3, 7]), nps: 25 }])
     expect(r.days).toEqual(

@@ -8,13 +8,14 @@
 import { randomBytes } from 'node:crypto'
 import { startCloudProcess, type CloudProcess } from './harness/cloud'
 import { mountPage, type Mounted } from './harness/mount'
-import { adminRequest } from './harness/net'
+import { adminRequest, callFunction } from './harness/net'
 import { typeInto } from './harness/nodes'
 import { createWx, type FakeWx } from './harness/wx'
 
 jest.setTimeout(30_000)
 
 const OPENID_KEY = 'local-cloud:openid'
+const ADMIN = `dev-${randomBytes(6).toString('hex')}`
 const SURVEY = {
   id: 'nps_home',
   enabled: true,
@@ -27,7 +28,7 @@ const SURVEY = {
 let cloud: CloudProcess
 beforeAll(async () => {
   cloud = await startCloudProcess()
-  await insert('app_config', [{ _id: 'survey', surveys: [SURVEY] }])
+  await insert('app_config', [{ _id: 'survey', surveys: [SURVEY] }, { _id: 'admins', openids: [ADMIN] }])
 }, 30_000)
 afterAll(async () => {
   await cloud?.stop()
@@ -137,4 +138,41 @@ test('a reason the content check refuses: the error in the sheet, nothing stored
   await m.tap(submit())
   await m.waitFor(() => m.page.data.survey === null, 'the sheet closed')
   expect(await responses(openid)).toEqual([expect.objectContaining({ score: 3, text: '更新太慢' })])
+})
+
+test('调研结果 for an admin: NPS with the 0–10 distribution and per day, then by channel; no access for others', async () => {
+  // Three answers from users of two channels, through the function as the sheet sends them.
+  for (const [score, channel] of [[10, 'poster'], [9, 'poster'], [2, 'search']] as const) {
+    const { openid } = await user(0)
+    await insert('users', [{ _id: openid, openid, firstTouch: { channel, at: { $date: new Date().toISOString() }, day: '2026-12-01' } }])
+    const reply = await callFunction(cloud.url, 'survey', 'answer', { surveyId: 'nps_home', score }, openid)
+    expect(reply.ok).toBe(true)
+  }
+  const fake = createWx()
+  fake.storage.set(OPENID_KEY, ADMIN)
+  const m = await mountPage('packages/survey-results/index', { cloudUrl: cloud.url, fake })
+  mounted.push(m)
+  await m.waitFor(() => m.page.data.status === 'ready', 'the results')
+  // Every answer of the file so far counts (answers of the other tests too): read the expected numbers from the function.
+  const all = await callFunction(cloud.url, 'survey', 'stats', { from: m.page.data.from, to: m.page.data.to }, ADMIN)
+  const totals = (all.data as { totals: { answers: number; dismissals: number; nps: number; distribution: number[] }[] }).totals[0]!
+  expect(totals.answers).toBeGreaterThanOrEqual(3)
+  const nps = totals.nps > 0 ? `+${totals.nps}` : String(totals.nps)
+  expect(m.text()).toContain(`NPS ${nps}`)
+  expect(m.text()).toContain(`${totals.answers} 人回答，${totals.dismissals} 人关闭`)
+  expect(m.find('bar__count').map((b) => Number(b.textContent))).toEqual(totals.distribution)
+  expect(m.find('day')).toHaveLength(1)
+
+  await m.tap(m.find('chip').find((c) => c.textContent === '按渠道')!)
+  await m.waitFor(() => m.page.data.status === 'ready' && m.page.data.segment === 'channel', 'by channel')
+  const titles = m.find('panel__title').map((t) => t.textContent)
+  expect(titles).toEqual(expect.arrayContaining(['poster', 'search']))
+  const poster = m.page.data.totals.find((t: { segment: string }) => t.segment === 'poster')
+  expect(poster.nps).toBe('+100')
+
+  const other = await user(0)
+  const denied = await mountPage('packages/survey-results/index', { cloudUrl: cloud.url, fake: other.fake })
+  mounted.push(denied)
+  await denied.waitFor(() => denied.page.data.status === 'forbidden', 'no access')
+  expect(denied.text()).toContain('调研结果仅管理员可见')
 })

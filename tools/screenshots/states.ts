@@ -214,6 +214,21 @@ const states: State[] = [
     },
   },
 
+  {
+    name: 'survey-results',
+    description: '调研结果 for an admin: NPS, the 0–10 distribution, per day',
+    page: 'packages/survey-results/index',
+    user: 'admin',
+    ready: async (p) => {
+      const survey = { id: 'nps_shot', enabled: true, kind: 'nps', question: '你有多大可能把我们推荐给朋友？', followUp: '主要原因是什么？', target: { everyDays: 30 } }
+      if ((await p.world.db.count('app_config', { _id: 'survey' })) === 0) await p.world.db.insert('app_config', [{ _id: 'survey', surveys: [survey] }])
+      const scores = [10, 10, 9, 9, 9, 8, 8, 7, 6, 4, 10, 9]
+      for (const [i, score] of scores.entries()) await p.world.call('survey', 'answer', { surveyId: 'nps_shot', score }, `dev-shotsurvey${String(i).padStart(2, '0')}`)
+      await p.page.load()
+      await ready(p)
+    },
+  },
+
   // ---- feedback ------------------------------------------------------------------------------
   {
     name: 'feedback-form',

@@ -39,6 +39,7 @@ export const REWARD_ENTRIES = [
 /** Shown to admins only (the `analytics` function decides who is one). */
 export const ADMIN_ENTRY: Entry = { title: '数据看板', note: '访问、留存、转化', url: '/packages/admin/index' }
 export const FEEDBACK_ADMIN_ENTRY: Entry = { title: '反馈处理', note: '回复用户反馈', url: '/packages/feedback/inbox/index' }
+export const SURVEY_ADMIN_ENTRY: Entry = { title: '调研结果', note: 'NPS 和回答分布', url: '/packages/survey-results/index' }
 
 const isAccess = (data: unknown): data is { admin: boolean } => typeof (data as { admin?: unknown } | null)?.admin === 'boolean'
 /** Admins are rarely added or removed: ask again after 10 minutes, in the background. */
@@ -117,7 +118,7 @@ Component({
 
     /** Adds the dashboard entry for admins; the page does not wait for it. */
     async loadAdminEntry() {
-      const apply = (access: { admin: boolean }) => this.setData({ entries: access.admin ? [...ENTRIES, ADMIN_ENTRY, FEEDBACK_ADMIN_ENTRY] : ENTRIES })
+      const apply = (access: { admin: boolean }) => this.setData({ entries: access.admin ? [...ENTRIES, ADMIN_ENTRY, SURVEY_ADMIN_ENTRY, FEEDBACK_ADMIN_ENTRY] : ENTRIES })
       try {
         const { data } = await swr('admin-access', ACCESS_POLICY, () => api.analytics.access(), apply)
         apply(data)
