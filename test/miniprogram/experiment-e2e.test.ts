@@ -221,9 +221,9 @@ function expectedComparison(r: ExperimentResults, variant: string): string[] {
     `相对提升 ${signedPercent(c.uplift)}${ci(c.upliftCi, signedPercent)}`,
     c.cuped
       ? `CUPED 调整后 ${signedPercent(c.cuped.uplift)}${ci(c.cuped.upliftCi, signedPercent)}${reduction && reduction > 0 ? `，方差减少 ${Math.round(reduction * 100)}%` : ''}`
-      : 'CUPED 调整后 未调整 没有曝光前的数据',
+      : 'CUPED 调整后 未调整',
     `胜过对照的概率 ${formatChance(c.chanceToBeat)}`,
-    c.sequentialCi ? `随时有效区间 ${pts(c.sequentialCi[0])} ~ ${pts(c.sequentialCi[1])} 个百分点` : '随时有效区间 —',
+    c.sequentialCi ? `随时有效区间 ${pts(c.sequentialCi[0])} ~ ${pts(c.sequentialCi[1])} 个百分点 固定样本 ${pts((c.cuped?.diffCi ?? c.diffCi!)[0])} ~ ${pts((c.cuped?.diffCi ?? c.diffCi!)[1])}` : '随时有效区间 —',
   ]
 }
 
@@ -405,7 +405,7 @@ describe('end to end', () => {
     expect(panel!.rows[1]!).toEqual(['B', '1', '1', `100.0% ${formatPercent(r.variants[1]!.rateCi![0])} ~ 100.0%`])
     // No control users: nothing to compare yet.
     expect(panel!.comparisons).toEqual([expectedComparison(r, 'b')])
-    expect(panel!.comparisons[0]!.slice(1)).toEqual(['相对提升 —', 'CUPED 调整后 未调整 没有曝光前的数据', '胜过对照的概率 —', '随时有效区间 —'])
+    expect(panel!.comparisons[0]!.slice(1)).toEqual(['相对提升 —', 'CUPED 调整后 未调整', '胜过对照的概率 —', '随时有效区间 —'])
     expect(panel!.stopping).toBe('还不能停止：数据还不够')
     expect(panel!.verdict).toBe(r.verdict.text)
     expect(panel!.notes[0]).toMatch(/^目标：曝光后 7 天内 content_open · 统计 \d{2}-\d{2} \d{2}:\d{2} 至 \d{2}-\d{2} \d{2}:\d{2}$/)

@@ -45,7 +45,7 @@ const isExperimentResults = (e: Record<string, unknown>) =>
   isNum(e.multipleExposures) && isNum(e.overridden) &&
   isObject(e.goal) && isStr(e.goal.event) && isNum(e.goal.withinDays) &&
   isObject(e.verdict) && isStr(e.verdict.kind) && isStr(e.verdict.text) &&
-  isObject(e.stopping) && typeof e.stopping.safe === 'boolean' && isStr(e.stopping.text) &&
+  isObject(e.stopping) && isStr(e.stopping.text) &&
   (e.srm === null || (isObject(e.srm) && isNum(e.srm.pValue) && typeof e.srm.flagged === 'boolean' && Array.isArray(e.srm.expected) && e.srm.expected.every(isNum))) &&
   listOf(e.variants, (v) => isStr(v.key) && isStr(v.name) && isNum(v.users) && isNum(v.conversions) && isRate(v.rate) && isInterval(v.rateCi)) &&
   listOf(e.comparisons, (c) => isStr(c.variant) && isRate(c.uplift) && isInterval(c.upliftCi) && isRate(c.chanceToBeat))

@@ -345,16 +345,17 @@ const line = (label: string, value: string, sub = ''): ComparisonLine => ({ labe
 /** "+1.2" percentage points of a difference of rates. */
 const points = (x: number) => signedPercent(x).replace('%', '')
 
+const CUPED = 'CUPED 调整后'
+
 function comparisonLines(c: ExperimentResults['comparisons'][number]): ComparisonLine[] {
   const { cuped, sequentialCi } = c
   const reduction = cuped?.varianceReduction ?? 0
   return [
     line('相对提升', signedPercent(c.uplift), interval(c.upliftCi, signedPercent)),
-    cuped
-      ? line('CUPED 调整后', signedPercent(cuped.uplift), interval(cuped.upliftCi, signedPercent) + (reduction > 0 ? `，方差减少 ${Math.round(reduction * 100)}%` : ''))
-      : line('CUPED 调整后', '未调整', '没有曝光前的数据'),
+    cuped ? line(CUPED, signedPercent(cuped.uplift), interval(cuped.upliftCi, signedPercent) + (reduction > 0 ? `，方差减少 ${Math.round(reduction * 100)}%` : '')) : line(CUPED, '未调整'),
     line('胜过对照的概率', formatChance(c.chanceToBeat)),
-    line('随时有效区间', sequentialCi ? `${interval(sequentialCi, points)} 个百分点` : '—'),
+    // Next to the fixed-horizon interval of the same (CUPED when applied) difference: the price of looking every day.
+    line('随时有效区间', sequentialCi ? `${interval(sequentialCi, points)} 个百分点` : '—', sequentialCi ? `固定样本 ${interval((cuped || c).diffCi, points)}` : ''),
   ]
 }
 
@@ -400,7 +401,7 @@ export function experimentViews(items: ExperimentResults[]): ExperimentView[] {
       rows: e.variants.map((v, i) => ({
         key: v.key,
         // The control's own name may already say so.
-        name: i === 0 && !v.name.includes('对照') ? `${v.name}（对照）` : v.name,
+        name: i === 0 && v.name !== '对照' ? `${v.name}（对照）` : v.name,
         users: formatCount(v.users),
         conversions: formatCount(v.conversions),
         rate: formatPercent(v.rate),
