@@ -1,5 +1,5 @@
 /**
- * The one-question survey as a bottom sheet (TDesign popup): an NPS scale 0–10 or the survey's
+ * The one-question survey as a bottom sheet (its own mask and panel, TDesign's button): an NPS scale 0–10 or the survey's
  * choices, an optional free-text follow-up, 提交. Closing it (× or the overlay) records a dismissal,
  * so the survey is not shown again. It lives in subpackage `survey`, which the home page renders
  * (and so loads) only when `survey.due` names a survey for this user.
@@ -64,6 +64,9 @@ Component({
       call('survey', 'dismiss', { surveyId: (this.data.survey as DueSurvey).id }).catch(() => undefined)
       this.close()
     },
+
+    /** Keeps the page under the sheet from scrolling. */
+    noop() {},
 
     close() {
       this.setData({ visible: false, sending: false })
