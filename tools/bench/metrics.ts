@@ -25,6 +25,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import type { EventDoc } from '../../cloudfunctions/_shared/models'
+import { addDays, dayStart, shanghaiDay } from '../../cloudfunctions/_shared/time'
 import type { AnalyticsOutputs, ExportReport, RollupReport } from '../../cloudfunctions/analytics/api'
 import { uuidv7 } from '../../miniprogram/core/uuid'
 import { prng } from '../../test/helpers/prng'
@@ -44,22 +46,9 @@ const DETAIL = 'packages/guide/detail/index'
 /** Share of sessions starting in each Shanghai hour (lunch and evening peaks). */
 const HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 2, 3, 3, 3, 4, 6, 5, 3, 3, 3, 4, 5, 6, 7, 7, 5, 2]
 
-const shanghaiDay = (ms: number) => new Date(ms + 8 * HOUR).toISOString().slice(0, 10)
-const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10)
-const midnight = (day: string) => Date.parse(`${day}T00:00:00+08:00`)
+const midnight = (day: string) => dayStart(day).getTime()
 
-interface EventRow {
-  _id: string
-  name: string
-  ts: Date
-  day: string
-  receivedAt: Date
-  openid: string
-  anonymousId: string
-  sessionId: string
-  page: string
-  props: Record<string, unknown>
-}
+type EventRow = EventDoc
 
 interface DayData {
   events: EventRow[]
@@ -98,7 +87,7 @@ function generateDay(day: string, target: number, seed: number): DayData {
       const batch: Omit<EventRow, 'receivedAt'>[] = []
       const ev = (name: string, page: string, props: Record<string, unknown>) => {
         ts += 2_000 + Math.floor(random() * 40_000)
-        batch.push({ _id: uuidv7(ts), name, ts: new Date(ts), day: shanghaiDay(ts), openid, anonymousId, sessionId, page, props })
+        batch.push({ _id: uuidv7(ts), name, ts: new Date(ts), day: shanghaiDay(new Date(ts)), openid, anonymousId, sessionId, page, props })
       }
       const start = ts
       ev(s === 0 && !returning ? 'app_launch' : 'app_show', HOME, { path: HOME, scene: touch.scene })
@@ -175,7 +164,7 @@ async function runSize(target: number, log: (line: string) => void): Promise<Siz
   active = { cloud, dir }
   try {
     // The day played is a week ago (any past day would do; `track`'s 30-day window is not involved).
-    const day = addDays(shanghaiDay(Date.now()), -7)
+    const day = addDays(shanghaiDay(new Date()), -7)
     const started = performance.now()
     const data = generateDay(day, target, 7)
     cloud.store.insert('app_config', [{ _id: 'admins', openids: [ADMIN] }])
